@@ -1,0 +1,283 @@
+// The evidence ledger in PostgreSQL (table `evidence`, deploy/postgres/migrations)
+// with its file mirror. Appends for one release are serialised by a
+// transaction-scoped advisory lock on the release, so seq is 1..n without gaps
+// however many processes write.
+import path from 'node:path';
+import { Pool, type PoolClient } from 'pg';
+import { z } from 'zod';
+import { sealRecord, verifyChainBatches } from './chain';
+import {
+  evidenceKinds,
+  type ChainVerification,
+  type EvidenceInput,
+  type EvidenceLedger,
+  type EvidenceRecord,
+} from './ledger';
+import { migrate } from './migrate';
+import { mirrorNameProblem, renderMirror, SEAL_FILE, writeMirror, type MirrorRow } from './mirror';
+
+export interface PostgresLedgerOptions {
+  databaseUrl: string;
+  evidenceDir: string;
+  /** Connections per process; appends hold one briefly, verification one per call. */
+  poolSize?: number;
+}
+
+/** The input can never be recorded (retrying will not help). */
+export class EvidenceInputError extends Error {
+  override name = 'EvidenceInputError';
+}
+
+/** The key is already recorded with other content: recorded evidence is never rewritten. */
+export class EvidenceConflictError extends Error {
+  override name = 'EvidenceConflictError';
+
+  constructor(
+    readonly release: string,
+    readonly key: string,
+    readonly fields: string[],
+  ) {
+    super(
+      `evidence key ${JSON.stringify(key)} of release ${release} is already recorded with a different ` +
+        `${fields.join(', ')}; recorded evidence is never rewritten, record it under a new key`,
+    );
+  }
+}
+
+/** Migrates the database (safe when several processes start together) and opens the ledger. */
+export async function createPostgresLedger(options: PostgresLedgerOptions): Promise<PostgresLedger> {
+  const pool = new Pool({
+    connectionString: options.databaseUrl,
+    max: options.poolSize ?? 4,
+    application_name: 'spark-release-ledger',
+  });
+  // An idle connection that dies (server restart) is dropped by the pool and
+  // the next query reconnects; without a listener the error would crash the process.
+  pool.on('error', () => undefined);
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  return new PostgresLedger(pool, options.evidenceDir);
+}
+
+// Two-key advisory locks: (class, hashtext(release)). A hash collision only
+// makes two releases take turns.
+const LOCK_CLASS = { append: 1_702_001, mirror: 1_702_002 } as const;
+
+const UTC_MILLIS = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+const RECORD_COLUMNS = `release, run_id AS "runId", seq, key, file, kind, mode, body,
+  body_sha256 AS "bodySha256", prev_hash AS "prevHash", chain_hash AS "chainHash",
+  to_char(recorded_at AT TIME ZONE 'UTC', ${UTC_MILLIS}) AS "recordedAt"`;
+
+export class PostgresLedger implements EvidenceLedger {
+  constructor(
+    private readonly pool: Pool,
+    readonly evidenceDir: string,
+  ) {}
+
+  async append(input: EvidenceInput): Promise<EvidenceRecord> {
+    const [record] = await this.appendMany([input]);
+    return record!;
+  }
+
+  /** All inputs must belong to one release; they are recorded in one transaction, in order. */
+  async appendMany(inputs: EvidenceInput[]): Promise<EvidenceRecord[]> {
+    const parsed = parseInputs(inputs);
+    const release = parsed[0]?.release;
+    if (release === undefined) return [];
+    const other = parsed.find((input) => input.release !== release);
+    if (other) {
+      throw new EvidenceInputError(`appendMany takes one release at a time, got ${release} and ${other.release}`);
+    }
+    const records = await inTransaction(this.pool, 'BEGIN', (client) => recordInOrder(client, release, parsed));
+    await this.syncMirror(release);
+    return records;
+  }
+
+  async list(release: string): Promise<EvidenceRecord[]> {
+    const { rows } = await this.pool.query<EvidenceRecord>(
+      `SELECT ${RECORD_COLUMNS} FROM evidence WHERE release = $1 ORDER BY seq`,
+      [release],
+    );
+    return rows;
+  }
+
+  verify(release: string): Promise<ChainVerification> {
+    return verifyRelease(this.pool, release);
+  }
+
+  /**
+   * Rewrites the release's mirrored files that differ from the ledger, then the
+   * seal; returns the names written. Passes for one release take turns, and
+   * each reads the ledger after taking its turn, so the last pass always
+   * mirrors every committed record.
+   */
+  async syncMirror(release: string): Promise<string[]> {
+    const problem = mirrorNameProblem(release);
+    if (problem) throw new EvidenceInputError(`release ${JSON.stringify(release)}: ${problem}`);
+    return inTransaction(this.pool, 'BEGIN', async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.mirror, release]);
+      // Only the bodies a file shows: every append record, the latest replace record.
+      const { rows } = await client.query<MirrorRow>(
+        `SELECT file, mode, body FROM evidence e
+          WHERE release = $1
+            AND (mode = 'append' OR seq = (SELECT max(seq) FROM evidence f WHERE f.release = e.release AND f.file = e.file))
+          ORDER BY seq`,
+        [release],
+      );
+      if (rows.length === 0) return [];
+      return writeMirror(path.join(this.evidenceDir, release), renderMirror(rows));
+    });
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/**
+ * Verifies a release's chain from a consistent snapshot, fetching `batchSize`
+ * records at a time (keyset pagination on seq), and stops at the first broken link.
+ */
+export async function verifyRelease(
+  pool: Pool,
+  release: string,
+  options: { batchSize?: number } = {},
+): Promise<ChainVerification> {
+  const batchSize = options.batchSize ?? 2000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new EvidenceInputError(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+  return inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) =>
+    verifyChainBatches(release, recordBatches(client, release, batchSize)),
+  );
+}
+
+async function* recordBatches(client: PoolClient, release: string, batchSize: number) {
+  let afterSeq = 0;
+  for (;;) {
+    const { rows } = await client.query<EvidenceRecord>(
+      `SELECT ${RECORD_COLUMNS} FROM evidence WHERE release = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [release, afterSeq, batchSize],
+    );
+    if (rows.length > 0) yield rows;
+    if (rows.length < batchSize) return;
+    afterSeq = rows[rows.length - 1]!.seq;
+  }
+}
+
+async function recordInOrder(
+  client: PoolClient,
+  release: string,
+  inputs: Required<EvidenceInput>[],
+): Promise<EvidenceRecord[]> {
+  // Waits for every other append to this release; released at COMMIT/ROLLBACK.
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.append, release]);
+  const { rows } = await client.query<{ recordedAt: string; seq: number | null; chainHash: string | null }>(
+    `SELECT to_char(date_trunc('milliseconds', clock_timestamp()) AT TIME ZONE 'UTC', ${UTC_MILLIS}) AS "recordedAt",
+            head.seq, head.chain_hash AS "chainHash"
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (SELECT seq, chain_hash FROM evidence WHERE release = $1 ORDER BY seq DESC LIMIT 1) AS head ON true`,
+    [release],
+  );
+  const { recordedAt, seq, chainHash } = rows[0]!;
+  let head = seq === null || chainHash === null ? undefined : { seq, chainHash };
+
+  const records: EvidenceRecord[] = [];
+  for (const input of inputs) {
+    const candidate = sealRecord(input, head, recordedAt);
+    // Not inserted when the key exists, or when the file is already recorded in the other mode.
+    const inserted = await client.query<EvidenceRecord>(
+      `INSERT INTO evidence (release, seq, run_id, key, file, kind, mode, body, body_sha256, prev_hash, chain_hash, recorded_at)
+       SELECT $1, $2::integer, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::timestamptz
+        WHERE NOT EXISTS (SELECT 1 FROM evidence WHERE release = $1 AND file = $5 AND mode <> $7)
+       ON CONFLICT (release, key) DO NOTHING
+       RETURNING ${RECORD_COLUMNS}`,
+      [
+        candidate.release, candidate.seq, candidate.runId, candidate.key, candidate.file, candidate.kind,
+        candidate.mode, candidate.body, candidate.bodySha256, candidate.prevHash, candidate.chainHash,
+        candidate.recordedAt,
+      ],
+    );
+    const insertedRecord = inserted.rows[0];
+    if (insertedRecord) head = insertedRecord;
+    records.push(insertedRecord ?? (await storedFor(client, candidate)));
+  }
+  return records;
+}
+
+/** The stored record for an input that was not inserted, or the reason it cannot be. */
+async function storedFor(client: PoolClient, candidate: EvidenceRecord): Promise<EvidenceRecord> {
+  const { rows } = await client.query<EvidenceRecord>(
+    `SELECT ${RECORD_COLUMNS} FROM evidence WHERE release = $1 AND key = $2`,
+    [candidate.release, candidate.key],
+  );
+  const stored = rows[0];
+  if (stored) {
+    const differing = [
+      ...(stored.bodySha256 === candidate.bodySha256 ? [] : ['body']),
+      ...(['file', 'kind', 'mode'] as const).filter((field) => stored[field] !== candidate[field]),
+    ];
+    if (differing.length > 0) throw new EvidenceConflictError(candidate.release, candidate.key, differing);
+    return stored;
+  }
+  const otherMode = candidate.mode === 'append' ? 'replace' : 'append';
+  throw new EvidenceInputError(
+    `evidence file ${candidate.file} of release ${candidate.release} is recorded in mode ${otherMode}; ` +
+      `key ${JSON.stringify(candidate.key)} cannot record it in mode ${candidate.mode}`,
+  );
+}
+
+async function inTransaction<T>(pool: Pool, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let result: T;
+  try {
+    await client.query(begin);
+    result = await work(client);
+    await client.query('COMMIT');
+  } catch (error) {
+    // A session whose ROLLBACK fails is broken: destroy it instead of pooling it.
+    const rollbackError = await client.query('ROLLBACK').then(
+      () => undefined,
+      (failure: unknown) => (failure instanceof Error ? failure : new Error(String(failure))),
+    );
+    client.release(rollbackError);
+    throw error;
+  }
+  client.release();
+  return result;
+}
+
+function wellFormed(text: string): boolean {
+  return !text.includes('\u0000') && !/\p{Cs}/u.test(text);
+}
+const text = z.string().refine(wellFormed, 'must not contain NUL characters or lone UTF-16 surrogates');
+const mirrorName = text.superRefine((name, ctx) => {
+  const problem = mirrorNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const evidenceInputSchema = z.strictObject({
+  release: mirrorName,
+  runId: text.min(1, 'must not be empty'),
+  key: text.min(1, 'must not be empty'),
+  file: mirrorName.refine((name) => name !== SEAL_FILE, `${SEAL_FILE} is the mirror's seal`),
+  kind: z.enum(evidenceKinds),
+  body: text,
+  mode: z.enum(['replace', 'append']).default('replace'),
+});
+
+function parseInputs(inputs: EvidenceInput[]): Required<EvidenceInput>[] {
+  if (!Array.isArray(inputs)) throw new EvidenceInputError('appendMany expects an array of evidence inputs');
+  return inputs.map((input, index) => {
+    const parsed = evidenceInputSchema.safeParse(input);
+    if (parsed.success) return parsed.data;
+    const where = inputs.length > 1 ? `evidence input [${index}]` : 'evidence input';
+    const problems = parsed.error.issues.map((issue) =>
+      issue.path.length > 0 ? `field "${issue.path.join('.')}": ${issue.message}` : issue.message,
+    );
+    throw new EvidenceInputError(`${where}: ${problems.join('; ')}`);
+  });
+}

@@ -1,0 +1,384 @@
+// The evidence ledger against the real PostgreSQL of `bash scripts/services.sh up`
+// (DATABASE_URL). Every test writes its own release, so tests never share records.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Pool } from 'pg';
+import { loadConfig, projectRoot } from '../../src/config';
+import { sealRecord, sha256Hex } from '../../src/adapters/ledger/chain';
+import type { EvidenceInput, EvidenceRecord } from '../../src/adapters/ledger/ledger';
+import { migrate } from '../../src/adapters/ledger/migrate';
+import {
+  createPostgresLedger,
+  EvidenceConflictError,
+  EvidenceInputError,
+  verifyRelease,
+  type PostgresLedger,
+} from '../../src/adapters/ledger/postgres';
+
+jest.setTimeout(120_000);
+
+const { databaseUrl } = loadConfig();
+let admin: Pool;
+let evidenceDir: string;
+let ledger: PostgresLedger;
+
+beforeAll(async () => {
+  admin = new Pool({ connectionString: databaseUrl, max: 3, connectionTimeoutMillis: 5000 });
+  try {
+    await admin.query('SELECT 1');
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL not reachable at ${databaseUrl}: run \`bash scripts/services.sh up\` (${(error as Error).message})`,
+    );
+  }
+  evidenceDir = await mkdtemp(path.join(tmpdir(), 'ledger-test-'));
+  ledger = await createPostgresLedger({ databaseUrl, evidenceDir });
+});
+
+afterAll(async () => {
+  await ledger?.close();
+  await admin?.end();
+  if (evidenceDir) await rm(evidenceDir, { recursive: true, force: true });
+});
+
+function newRelease(label: string): string {
+  return `release-test-${label}-${randomUUID().slice(0, 8)}`;
+}
+
+function evidence(release: string, key: string, overrides: Partial<EvidenceInput> = {}): EvidenceInput {
+  return { release, runId: 'run-1', key, file: 'preflight.txt', kind: 'check', body: `${key} PASS`, ...overrides };
+}
+
+async function storedRows(release: string): Promise<number> {
+  const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM evidence WHERE release = $1', [release]);
+  return rows[0]!.n;
+}
+
+/** Simulates deliberate tampering: the append-only trigger has to be switched off first. */
+async function tamper(sql: string, params: unknown[]): Promise<void> {
+  const client = await admin.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('ALTER TABLE evidence DISABLE TRIGGER evidence_append_only');
+    const { rowCount } = await client.query(sql, params);
+    expect(rowCount).toBe(1);
+    await client.query('ALTER TABLE evidence ENABLE TRIGGER evidence_append_only');
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function appendFive(release: string): Promise<EvidenceRecord[]> {
+  return ledger.appendMany([1, 2, 3, 4, 5].map((i) => evidence(release, `check-${i}`, { file: `check_${i}.txt` })));
+}
+
+describe('migrate', () => {
+  // A scratch schema first in search_path gets its own schema_migrations and evidence table.
+  async function withScratchSchema(run: (pools: [Pool, Pool], schema: string) => Promise<void>): Promise<void> {
+    const schema = `ledger_migrate_${randomUUID().slice(0, 8)}`;
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const pools: [Pool, Pool] = [
+      new Pool({ connectionString: databaseUrl, max: 1, options: `-c search_path=${schema}` }),
+      new Pool({ connectionString: databaseUrl, max: 1, options: `-c search_path=${schema}` }),
+    ];
+    try {
+      await run(pools, schema);
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  }
+
+  it('applies every migration exactly once when two processes run it at the same time', async () => {
+    await withScratchSchema(async ([first, second], schema) => {
+      const applied = await Promise.all([migrate(first), migrate(second)]);
+      expect(applied.flat()).toEqual(['001_evidence.sql']);
+      const { rows } = await admin.query(`SELECT name FROM ${schema}.schema_migrations`);
+      expect(rows).toEqual([{ name: '001_evidence.sql' }]);
+      const tables = await admin.query(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+        [schema],
+      );
+      expect(tables.rows.map((row) => row.table_name)).toEqual(['evidence', 'schema_migrations']);
+      expect(await migrate(first)).toEqual([]);
+    });
+  });
+
+  it('refuses a migration that was edited after it was applied', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ledger-migrations-'));
+    try {
+      await withScratchSchema(async ([pool]) => {
+        await writeFile(path.join(dir, '001_probe.sql'), 'CREATE TABLE probe (id int);');
+        expect(await migrate(pool, dir)).toEqual(['001_probe.sql']);
+        await writeFile(path.join(dir, '001_probe.sql'), 'CREATE TABLE probe (id bigint);');
+        await expect(migrate(pool, dir)).rejects.toThrow(/migration 001_probe\.sql changed after it was applied/);
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('append', () => {
+  it('stores the same key once and returns the stored record on a retry', async () => {
+    const release = newRelease('idempotent');
+    const first = await ledger.append(evidence(release, 'preflight/summary'));
+    const retry = await ledger.append({ ...evidence(release, 'preflight/summary'), runId: 'run-2' });
+    expect(retry).toEqual(first);
+    expect(first).toMatchObject({ seq: 1, runId: 'run-1', mode: 'replace', bodySha256: sha256Hex('preflight/summary PASS') });
+    expect(await storedRows(release)).toBe(1);
+  });
+
+  it('refuses the same key with a different body, naming the key, and keeps the stored body', async () => {
+    const release = newRelease('conflict');
+    await ledger.append(evidence(release, 'gate/go-nogo', { body: 'GO' }));
+    const rewrite = ledger.append(evidence(release, 'gate/go-nogo', { body: 'NO-GO' }));
+    await expect(rewrite).rejects.toThrow(EvidenceConflictError);
+    await expect(rewrite).rejects.toThrow(/evidence key "gate\/go-nogo" .* different body/);
+    await expect(ledger.append(evidence(release, 'gate/go-nogo', { body: 'GO', kind: 'gate' }))).rejects.toThrow(
+      /different kind/,
+    );
+    expect((await ledger.list(release)).map((r) => r.body)).toEqual(['GO']);
+  });
+
+  it('refuses to record one file in both modes, naming the file', async () => {
+    const release = newRelease('modes');
+    await ledger.append(evidence(release, 'line-1', { file: 'warroom_log.txt', mode: 'append' }));
+    await expect(ledger.append(evidence(release, 'whole', { file: 'warroom_log.txt' }))).rejects.toThrow(
+      /evidence file warroom_log\.txt .* recorded in mode append/,
+    );
+    expect(await storedRows(release)).toBe(1);
+  });
+
+  it('names the offending field of bad input and stores nothing', async () => {
+    const release = newRelease('invalid');
+    await expect(ledger.append(evidence(release, 'x', { file: '../escape.txt' }))).rejects.toThrow(
+      new EvidenceInputError('evidence input: field "file": must be a single file name (no "/" or "\\")'),
+    );
+    await expect(ledger.append(evidence(release, 'x', { file: 'SHA256SUMS' }))).rejects.toThrow(/field "file"/);
+    await expect(ledger.append(evidence(release, 'x', { body: 'nul\u0000byte' }))).rejects.toThrow(/field "body"/);
+    await expect(ledger.append(evidence(release, '', { kind: 'guess' as never }))).rejects.toThrow(
+      /field "key": must not be empty; field "kind": /,
+    );
+    expect(await storedRows(release)).toBe(0);
+  });
+
+  it('records a batch in input order, all or nothing', async () => {
+    const release = newRelease('batch');
+    const records = await appendFive(release);
+    expect(records.map((r) => [r.seq, r.key])).toEqual([1, 2, 3, 4, 5].map((i) => [i, `check-${i}`]));
+
+    const conflicting = [evidence(release, 'check-6'), evidence(release, 'check-1', { body: 'changed' })];
+    await expect(ledger.appendMany(conflicting)).rejects.toThrow(/evidence key "check-1"/);
+    expect(await storedRows(release)).toBe(5);
+    await expect(ledger.appendMany([evidence(release, 'a'), evidence(newRelease('other'), 'b')])).rejects.toThrow(
+      /one release at a time/,
+    );
+  });
+
+  it('numbers concurrent appends from many promises and two pools 1..n without gaps or duplicates', async () => {
+    const release = newRelease('concurrent');
+    const other = await createPostgresLedger({ databaseUrl, evidenceDir });
+    try {
+      const line = (key: string) => evidence(release, key, { file: 'warroom_log.txt', kind: 'warroom', mode: 'append', body: key });
+      const writes = [ledger, other].flatMap((writer, w) => [
+        ...Array.from({ length: 30 }, (_, i) => writer.append(line(`pool-${w}/line-${i}`))),
+        // The same keys from both pools at once: each must be stored once.
+        ...Array.from({ length: 10 }, (_, i) => writer.append(line(`shared/line-${i}`))),
+      ]);
+      const results = await Promise.all(writes);
+
+      const records = await ledger.list(release);
+      expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
+      expect(new Set(records.map((r) => r.key)).size).toBe(70);
+      for (const result of results) expect(records[result.seq - 1]).toEqual(result);
+      await expect(ledger.verify(release)).resolves.toMatchObject({ ok: true, records: 70 });
+
+      const mirrored = await readFile(path.join(evidenceDir, release, 'warroom_log.txt'), 'utf8');
+      expect(mirrored).toBe(records.map((r) => `${r.body}\n`).join(''));
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('append-only table and chain verification', () => {
+  it('rejects UPDATE, DELETE and TRUNCATE of recorded evidence', async () => {
+    const release = newRelease('trigger');
+    await appendFive(release);
+    const attempts = [
+      [`UPDATE evidence SET body = 'forged' WHERE release = $1 AND seq = 2`, [release]],
+      [`DELETE FROM evidence WHERE release = $1 AND seq = 2`, [release]],
+      [`TRUNCATE evidence`, []],
+    ] as const;
+    for (const [sql, params] of attempts) {
+      const client = await admin.connect();
+      try {
+        // Inside a transaction that is rolled back, so a missing trigger cannot destroy data.
+        await client.query('BEGIN');
+        await expect(client.query(sql, [...params])).rejects.toThrow(/evidence is append-only: (UPDATE|DELETE|TRUNCATE)/);
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    }
+    await expect(ledger.verify(release)).resolves.toMatchObject({ ok: true, records: 5 });
+  });
+
+  it('verifies an intact chain and reports its head', async () => {
+    const release = newRelease('intact');
+    const records = await appendFive(release);
+    await expect(ledger.verify(release)).resolves.toEqual({
+      release,
+      records: 5,
+      ok: true,
+      head: { seq: 5, chainHash: records[4]!.chainHash },
+    });
+  });
+
+  it('finds a tampered body at its seq', async () => {
+    const release = newRelease('tampered-body');
+    await appendFive(release);
+    await tamper(`UPDATE evidence SET body = 'check-3 FAIL' WHERE release = $1 AND seq = 3`, [release]);
+    await expect(ledger.verify(release)).resolves.toMatchObject({
+      ok: false,
+      records: 3,
+      firstBroken: { seq: 3, key: 'check-3', problem: 'body hash mismatch' },
+    });
+  });
+
+  it('finds a tampered chain hash at its seq', async () => {
+    const release = newRelease('tampered-chain');
+    await appendFive(release);
+    await tamper(`UPDATE evidence SET chain_hash = $2 WHERE release = $1 AND seq = 2`, [release, sha256Hex('forged')]);
+    await expect(ledger.verify(release)).resolves.toMatchObject({
+      ok: false,
+      firstBroken: { seq: 2, key: 'check-2', problem: 'chain mismatch' },
+    });
+  });
+
+  it('finds a deleted middle record as a gap', async () => {
+    const release = newRelease('deleted');
+    await appendFive(release);
+    await tamper(`DELETE FROM evidence WHERE release = $1 AND seq = 3`, [release]);
+    await expect(ledger.verify(release)).resolves.toMatchObject({
+      ok: false,
+      firstBroken: { seq: 4, key: 'check-4', problem: 'seq gap', detail: 'seq 3 missing before seq 4' },
+    });
+  });
+
+  it('agrees with the by-hand SQL check of docs/evidence.md', async () => {
+    const docs = await readFile(path.join(projectRoot, 'docs', 'evidence.md'), 'utf8');
+    const query = /```sql\n(-- Verify a release[\s\S]*?)```/.exec(docs)?.[1];
+    expect(query).toBeDefined();
+    const check = async (release: string) =>
+      (await admin.query(query!.replace(":'release'", '$1'), [release])).rows.filter(
+        (row) => !(row.seq_ok && row.body_ok && row.link_ok && row.chain_ok),
+      );
+
+    const intact = newRelease('by-hand');
+    await ledger.appendMany([evidence(intact, 'ü✓ unicode', { body: 'multi\nline ✓\n' }), evidence(intact, 'plain')]);
+    await expect(check(intact)).resolves.toEqual([]);
+
+    const tampered = newRelease('by-hand-tampered');
+    await appendFive(tampered);
+    await tamper(`UPDATE evidence SET body = 'forged' WHERE release = $1 AND seq = 3`, [tampered]);
+    await expect(check(tampered)).resolves.toEqual([
+      { seq: 3, key: 'check-3', seq_ok: true, body_ok: false, link_ok: true, chain_ok: true },
+    ]);
+  });
+
+  it('verifies 10,000 records in batches and finds a break near the end', async () => {
+    const release = newRelease('bulk');
+    const records: EvidenceRecord[] = [];
+    for (let i = 1; i <= 10_000; i += 1) {
+      const input = { release, runId: 'run-1', key: `measurement-${i}`, file: 'hourly_log_00.txt', kind: 'measurement' as const, mode: 'append' as const, body: `:${i} | p95=142ms 5xx=0.2% | PASS` };
+      records.push(sealRecord(input, records.at(-1), new Date(Date.UTC(2025, 0, 1) + i).toISOString()));
+    }
+    const column = <K extends keyof EvidenceRecord>(field: K) => records.map((r) => r[field]);
+    await admin.query(
+      `INSERT INTO evidence (release, seq, run_id, key, file, kind, mode, body, body_sha256, prev_hash, chain_hash, recorded_at)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                            $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])`,
+      [column('release'), column('seq'), column('runId'), column('key'), column('file'), column('kind'), column('mode'),
+        column('body'), column('bodySha256'), column('prevHash'), column('chainHash'), column('recordedAt')],
+    );
+
+    await expect(verifyRelease(admin, release, { batchSize: 1000 })).resolves.toEqual({
+      release,
+      records: 10_000,
+      ok: true,
+      head: { seq: 10_000, chainHash: records[9_999]!.chainHash },
+    });
+    await tamper(`UPDATE evidence SET body = 'forged' WHERE release = $1 AND seq = 9501`, [release]);
+    await expect(verifyRelease(admin, release, { batchSize: 1000 })).resolves.toMatchObject({
+      records: 9501,
+      firstBroken: { seq: 9501, problem: 'body hash mismatch' },
+    });
+  });
+});
+
+describe('mirror', () => {
+  const run = promisify(execFile);
+
+  it('mirrors replace files as the latest body and append files as every body in order, sealed', async () => {
+    const release = newRelease('mirror');
+    await ledger.append(evidence(release, 'summary-1', { file: 'summary_stage_1.txt', body: 'first draft' }));
+    await ledger.append(evidence(release, 'summary-2', { file: 'summary_stage_1.txt', body: 'stage 1: 6/6 PASS\n' }));
+    const log = (key: string, body: string) =>
+      evidence(release, key, { file: 'warroom_log.txt', kind: 'warroom', mode: 'append', body });
+    await ledger.appendMany([log(':00', ':00 | Stage 1 (1%) | 6/6 PASS'), log(':01', ':01 | Stage 1 (1%) | 6/6 PASS\n')]);
+    await ledger.append(log(':01', ':01 | Stage 1 (1%) | 6/6 PASS\n'));
+    await ledger.append(log(':02', 'two\nlines'));
+
+    const dir = path.join(evidenceDir, release);
+    const read = (name: string) => readFile(path.join(dir, name), 'utf8');
+    expect(await read('summary_stage_1.txt')).toBe('stage 1: 6/6 PASS\n');
+    expect(await read('warroom_log.txt')).toBe(
+      ':00 | Stage 1 (1%) | 6/6 PASS\n:01 | Stage 1 (1%) | 6/6 PASS\ntwo\nlines\n',
+    );
+    const seal = await read('SHA256SUMS');
+    expect(seal).toBe(
+      `${sha256Hex(await read('summary_stage_1.txt'))}  summary_stage_1.txt\n` +
+        `${sha256Hex(await read('warroom_log.txt'))}  warroom_log.txt\n`,
+    );
+    const checked = await run('sha256sum', ['--check', '--strict', 'SHA256SUMS'], { cwd: dir });
+    expect(checked.stdout).toBe('summary_stage_1.txt: OK\nwarroom_log.txt: OK\n');
+  });
+
+  it('completes the mirror on a retry after a failed mirror write, without repeating a line', async () => {
+    const release = newRelease('mirror-retry');
+    const line = (key: string) => evidence(release, key, { file: 'warroom_log.txt', kind: 'warroom', mode: 'append', body: key });
+    await ledger.append(line('line-1'));
+    // A file where the release directory's files should go makes the mirror write fail after the commit.
+    const dir = path.join(evidenceDir, release);
+    await rm(dir, { recursive: true });
+    await writeFile(dir, 'in the way');
+    await expect(ledger.append(line('line-2'))).rejects.toThrow();
+    expect(await storedRows(release)).toBe(2);
+
+    await rm(dir);
+    const retried = await ledger.append(line('line-2'));
+    expect(retried.seq).toBe(2);
+    expect(await readFile(path.join(dir, 'warroom_log.txt'), 'utf8')).toBe('line-1\nline-2\n');
+  });
+
+  it('rewrites missing or edited mirror files from the ledger and leaves the rest alone', async () => {
+    const release = newRelease('mirror-heal');
+    await appendFive(release);
+    const dir = path.join(evidenceDir, release);
+    await rm(path.join(dir, 'check_2.txt'));
+    await writeFile(path.join(dir, 'check_4.txt'), 'edited on disk');
+    expect(await ledger.syncMirror(release)).toEqual(['check_2.txt', 'check_4.txt']);
+    expect(await readFile(path.join(dir, 'check_4.txt'), 'utf8')).toBe('check-4 PASS');
+    expect(await ledger.syncMirror(release)).toEqual([]);
+  });
+});
