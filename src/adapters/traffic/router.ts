@@ -1,0 +1,25 @@
+// How the canary's share of traffic is set. Setting is absolute (set to N, never
+// add N) so a retried call changes nothing twice.
+
+export interface WeightChange {
+  /** Canary percentage before the call (null when the backend cannot tell). */
+  previous: number | null;
+  current: number;
+  /** What the backend did, for the evidence (e.g. the nginx upstream block, the command line). */
+  detail: string;
+}
+
+export interface TrafficRouter {
+  readonly kind: string;
+  /** Sends `percent` (0..100) of traffic to the canary, the rest to stable. */
+  setCanaryWeight(percent: number): Promise<WeightChange>;
+  /** Current canary percentage, or null when the backend cannot tell. */
+  currentCanaryWeight(): Promise<number | null>;
+}
+
+/** Router settings as written in the release plan's `traffic` section. */
+export type TrafficConfig =
+  | { router: 'local'; adminUrl: string }
+  | { router: 'nginx'; configFile: string; upstream: string; stableServer: string; canaryServer: string; nginxBinary: string; nginxPrefix?: string; nginxConfig?: string }
+  | { router: 'command'; command: string; timeoutMs: number }
+  | { router: 'record-only' };
