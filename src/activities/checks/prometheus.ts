@@ -1,0 +1,65 @@
+// Checks that read Prometheus: its targets, the baseline, PromQL sanity.
+import Decimal from 'decimal.js';
+import type { Check } from './types';
+
+export const prometheusTargets: Check = async ({ metrics, context, version }) => {
+  const targets = await metrics.targets();
+  const lines = ['job\tinstance\thealth\tlast_scrape\tlast_error'];
+  for (const t of targets) lines.push(`${t.job}\t${t.instance}\t${t.health}\t${t.lastScrape}\t${t.lastError}`);
+  const problems: string[] = [];
+  for (const [job, expected] of Object.entries(context.expectedTargets)) {
+    const ofJob = targets.filter((t) => t.job === job);
+    const up = ofJob.filter((t) => t.health === 'up').length;
+    if (ofJob.length !== expected) problems.push(`job ${job}: ${ofJob.length} targets, expected ${expected}`);
+    if (up !== ofJob.length) problems.push(`job ${job}: ${ofJob.length - up} of ${ofJob.length} targets down`);
+  }
+  if (Object.keys(context.expectedTargets).length === 0) problems.push('the plan expects no scrape jobs (metrics.expectedTargets is empty)');
+  const summary = problems.length ? problems.join('; ') : `${targets.length} targets, every expected job complete and up`;
+  lines.push('', `result: ${problems.length ? 'FAIL' : 'PASS'}: ${summary}`);
+  return { status: problems.length ? 'fail' : 'pass', summary, files: { [`prom_targets_${version}.txt`]: lines.join('\n') + '\n' } };
+};
+
+/** Snapshot of every golden signal before the canary: the reference for baseline-relative thresholds. */
+export const baselineMetrics: Check = async ({ metrics, context, version }) => {
+  const data: Record<string, string | null> = {};
+  const prom: string[] = [`# baseline of ${version}, taken ${new Date().toISOString()}`];
+  const summary: string[] = [];
+  const missing: string[] = [];
+  for (const [id, q] of Object.entries(context.signalQueries)) {
+    const result = await metrics.instant(q.query);
+    prom.push(`# ${id}: ${q.query}`);
+    if (result.kind === 'value') {
+      const value = new Decimal(result.value).mul(q.scale).toString();
+      data[id] = value;
+      prom.push(`spark_baseline{signal="${id}",unit="${q.unit}"} ${value}`);
+      summary.push(`${id}: ${value}${q.unit}`);
+    } else {
+      data[id] = null;
+      missing.push(id);
+      summary.push(`${id}: ${result.kind}${result.kind === 'query-error' ? ` (${result.message})` : ` (${result.reason})`}`);
+    }
+  }
+  // Stable traffic carries the baseline before any canary weight; no data means no baseline, not zero.
+  const status = missing.length === 0 ? 'pass' : 'fail';
+  return {
+    status,
+    summary: missing.length ? `no baseline for ${missing.join(', ')}` : `${Object.keys(data).length} signals captured`,
+    files: { [`baseline_${version}.prom`]: prom.join('\n') + '\n', [`baseline_summary_${version}.txt`]: summary.join('\n') + '\n' },
+    data,
+  };
+};
+
+export const microProm: Check = async ({ metrics, context, version }) => {
+  const lines: string[] = [];
+  const bad: string[] = [];
+  for (const [id, q] of Object.entries(context.signalQueries)) {
+    const result = await metrics.instant(q.query);
+    lines.push(`# ${id} -> ${result.kind}${result.kind === 'value' ? ` ${result.value}` : result.kind === 'query-error' ? ` ${result.message}` : ` ${result.reason}`}`, `${q.query}`, '');
+    if (result.kind === 'query-error') bad.push(`${id}: ${result.message}`);
+  }
+  return {
+    status: bad.length ? 'fail' : 'pass',
+    summary: bad.length ? `queries fail: ${bad.join('; ')}` : `${lines.length / 3} signal queries parse and run`,
+    files: { [`micro_prom_${version}.promql`]: lines.join('\n') },
+  };
+};

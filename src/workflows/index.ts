@@ -1,0 +1,3 @@
+// Workflows registered with the worker.
+export { releaseWorkflow } from './release';
+export { firstNightWorkflow } from './first-night';

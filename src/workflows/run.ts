@@ -1,0 +1,175 @@
+// The state of one release run and the few verbs every phase uses. Plain
+// variables only: the status query reads them, replay rebuilds them.
+import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { InstantResult } from '../adapters/metrics/provider';
+import type { EvidenceInput } from '../adapters/ledger/ledger';
+import type { ReleaseActivities } from '../activities/types';
+import type { ReleasePlan } from '../plan/schema';
+import { PHASES } from '../plan/schema';
+import type { ControlInput, ReleaseStatus, RollbackRecord } from './messages';
+import { renderCanaryQueries } from './canary';
+
+export interface ReleaseInput {
+  plan: ReleasePlan;
+  /** Who started the release; may not approve its gates unless the plan allows it. */
+  initiator: string;
+  /** Rehearsal: every check and evaluation runs, the router only records weights. */
+  dryRun?: boolean;
+}
+
+const WARROOM_LINES_KEPT = 30;
+
+export class ReleaseRun {
+  readonly status: ReleaseStatus;
+  readonly ref: { release: string; runId: string; service: string; version: string };
+  baseline: Record<string, string | null> = {};
+  abortRequested: ControlInput | null = null;
+  holdRequested: ControlInput | null = null;
+  private pending: EvidenceInput[] = [];
+  private readonly acts: ReleaseActivities;
+  private readonly rollbackActs: ReleaseActivities;
+
+  constructor(readonly plan: ReleasePlan, readonly input: ReleaseInput) {
+    const info = workflowInfo();
+    this.ref = { release: info.workflowId, runId: info.runId, service: plan.service, version: plan.version };
+    this.acts = proxyActivities<ReleaseActivities>({
+      startToCloseTimeout: plan.checks.timeout + 30_000,
+      heartbeatTimeout: plan.checks.timeout + 30_000,
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+    });
+    // Rollback is compensation: it retries until it succeeds.
+    this.rollbackActs = proxyActivities<ReleaseActivities>({
+      startToCloseTimeout: plan.metrics.queryTimeout * 3 + 60_000,
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' }, // no attempt limit
+    });
+    this.status = {
+      release: info.workflowId,
+      runId: info.runId,
+      service: plan.service,
+      version: plan.version,
+      initiator: input.initiator,
+      incidentCommander: plan.incidentCommander,
+      phase: 'freeze',
+      phases: PHASES.map((phase) => ({ phase, state: 'pending' })),
+      stage: null,
+      stages: [],
+      canaryWeight: 0,
+      held: false,
+      paged: false,
+      signals: [],
+      triggers: [],
+      gates: {
+        go: {
+          id: 'go', state: 'pending', approvers: plan.gates.go.approvers, quorum: plan.gates.go.quorum,
+          checklist: [], decisions: [],
+        },
+      },
+      decisions: [],
+      checks: [],
+      warroom: [],
+      verdict: 'running',
+      rollback: null,
+      dryRun: input.dryRun ?? false,
+    };
+  }
+
+  get activities(): ReleaseActivities {
+    return this.acts;
+  }
+
+  /** Queues an evidence record; it is written with the next activity call or flush. */
+  record(input: Omit<EvidenceInput, 'release' | 'runId'>): void {
+    this.pending.push({ ...input, release: this.ref.release, runId: this.ref.runId });
+  }
+
+  takePending(): EvidenceInput[] {
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  async flush(): Promise<void> {
+    const records = this.takePending();
+    if (records.length > 0) await this.acts.recordEvidence(records);
+  }
+
+  warRoom(line: string, key: string): void {
+    this.status.warroom = [...this.status.warroom, line].slice(-WARROOM_LINES_KEPT);
+    this.record({ key: `warroom/${key}`, file: 'warroom_log.txt', kind: 'warroom', mode: 'append', body: line });
+  }
+
+  timeline(text: string, key: string): void {
+    this.record({ key: `timeline/${key}`, file: `timeline_${this.plan.version}.txt`, kind: 'phase', mode: 'append', body: `${new Date().toISOString()} ${text}` });
+  }
+
+  async setWeight(percent: number, stageIndex: number | null): Promise<void> {
+    const change = await this.acts.setCanaryWeight({ ...this.ref, traffic: this.plan.traffic, percent, dryRun: this.status.dryRun });
+    this.status.canaryWeight = percent;
+    this.record({
+      key: `weight/${stageIndex ?? 'x'}/${percent}`,
+      file: `rollout_stage_${percent}.txt`,
+      kind: 'stage',
+      body: [
+        `release: ${this.ref.release} (run ${this.ref.runId})`,
+        `at: ${new Date().toISOString()}`,
+        `stage: ${stageIndex === null ? '-' : stageIndex + 1}`,
+        `canary weight: ${change.previous ?? 'unknown'}% -> ${change.current}%`,
+        `router: ${this.plan.traffic.router}${this.status.dryRun ? ' (dry run: recorded only)' : ''}`,
+        `detail: ${change.detail}`,
+      ].join('\n') + '\n',
+    });
+  }
+
+  /** One evaluation; an activity failure becomes a query error for every query, never a pass. */
+  async evaluate(queries: string[]): Promise<Record<string, InstantResult>> {
+    const flush = this.takePending();
+    try {
+      return await this.acts.evaluate({ queries, timeoutMs: this.plan.metrics.queryTimeout, flush });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      this.pending = [...flush, ...this.pending];
+      const at = new Date().toISOString();
+      const message = `evaluation failed: ${err.cause?.message ?? err.message}`;
+      return Object.fromEntries(queries.map((q) => [q, { kind: 'query-error', message, resolvedQuery: q, at } as InstantResult]));
+    }
+  }
+
+  async page(reason: string, key: string): Promise<void> {
+    this.status.paged = true;
+    await this.acts.page({ ...this.ref, reason, key: `page/${key}` });
+  }
+
+  async announce(channel: 'deploys' | 'warRoom', text: string, key: string): Promise<void> {
+    const name = channel === 'deploys'
+      ? this.plan.notifications.deploysChannel
+      : this.plan.notifications.warRoomChannel.replaceAll('{version}', this.plan.version.replaceAll('.', '-'));
+    await this.acts.announce({ ...this.ref, channel: name, text, key: `announce/${key}` });
+  }
+
+  /** The one rollback path: abort, cancellation, a failing stage and a first-night breach all end here. */
+  async rollback(reason: string, cause: string): Promise<RollbackRecord> {
+    const requestedAt = new Date().toISOString();
+    const record: RollbackRecord = {
+      reason, cause, stage: this.status.stage ? this.status.stage.index + 1 : null,
+      fromTraffic: this.status.canaryWeight, requestedAt, evidence: [],
+    };
+    this.status.rollback = record;
+    const result = await this.rollbackActs.rollback({
+      ...this.ref,
+      traffic: this.plan.traffic,
+      dryRun: this.status.dryRun,
+      reason,
+      cause,
+      stage: record.stage,
+      fromTraffic: record.fromTraffic,
+      requestedAt,
+      queries: renderCanaryQueries(this.plan, 'canary').byId,
+      timeoutMs: this.plan.metrics.queryTimeout,
+      flush: this.takePending(),
+    });
+    this.status.canaryWeight = result.weightAfter ?? 0;
+    record.completedAt = result.completedAt;
+    record.evidence = result.evidence;
+    return record;
+  }
+}

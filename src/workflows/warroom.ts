@@ -1,0 +1,44 @@
+// The war-room line (spec section 6), one per evaluation:
+// `+03:00 | Stage 1 (1%) | p95=142ms 5xx=0.2% ws=8s ... | 8/8 PASS | IC: Proceed`
+import Decimal from 'decimal.js';
+import type { SignalSpec } from '../plan/schema';
+import type { SignalEvaluation, StageAction } from './decide';
+
+export function formatValue(value: string | undefined, unit: string): string {
+  if (value === undefined) return 'n/a';
+  const d = new Decimal(value);
+  const rounded = d.abs().gte(100) ? d.toDecimalPlaces(0) : d.abs().gte(10) ? d.toDecimalPlaces(1) : d.toDecimalPlaces(2);
+  return `${rounded.toString()}${unit}`;
+}
+
+const ACTION_WORDS: Record<StageAction | 'proceed', string> = {
+  continue: 'Continue',
+  proceed: 'Proceed',
+  hold: 'Hold',
+  'page-human': 'Hold, paging a human',
+  rollback: 'Roll back',
+};
+
+export function warRoomLine(opts: {
+  elapsedMs: number;
+  stageIndex: number;
+  traffic: number;
+  specs: SignalSpec[];
+  evaluations: SignalEvaluation[];
+  action: StageAction | 'proceed';
+}): string {
+  const totalSeconds = Math.max(0, Math.floor(opts.elapsedMs / 1000));
+  const mm = String(Math.floor(totalSeconds / 60)).padStart(2, '0');
+  const ss = String(totalSeconds % 60).padStart(2, '0');
+  const values = opts.specs
+    .map((spec) => {
+      const e = opts.evaluations.find((x) => x.id === spec.id);
+      const shown = e?.value !== undefined ? formatValue(e.value, spec.unit) : `n/a(${e?.outcome ?? 'missing'})`;
+      return `${spec.short}=${shown}${e && e.outcome !== 'pass' && e.value !== undefined ? '!' : ''}`;
+    })
+    .join(' ');
+  const passed = opts.evaluations.filter((e) => e.outcome === 'pass').length;
+  const total = opts.specs.length;
+  const verdict = passed === total ? 'PASS' : 'NOT CLEAN';
+  return `+${mm}:${ss} | Stage ${opts.stageIndex + 1} (${opts.traffic}%) | ${values} | ${passed}/${total} ${verdict} | IC: ${ACTION_WORDS[opts.action]}`;
+}
