@@ -7,7 +7,7 @@ import { formatStatus, formatProgress } from './cli/format';
 import { loadPlanFileWith } from './plan/loader';
 import { PlanError } from './plan/schema';
 import { ReleaseClient, ReleaseCommandError } from './release-client';
-import { RefusedError } from './workflows/validate';
+import { parseControl, parseGateDecision, RefusedError } from './workflows/validate';
 import { statusQuery, type ReleaseStatus } from './workflows/messages';
 
 /** Who is acting: --as, else SPARK_RELEASE_USER, else the OS user. */
@@ -52,10 +52,12 @@ export async function watchRelease(
   }
 }
 
-export function buildCli(print: (line: string) => void = console.log, outcome = { exitCode: 0 }): Command {
+export function buildCli(print: (line: string) => void = console.log, printError: (line: string) => void = console.error, outcome = { exitCode: 0 }): Command {
+  // Settings before the commands: subcommands copy them when they are created.
   const program = new Command('spark-release')
     .description('Every release a durable Temporal workflow: freeze, preflight, GO/NO-GO, canary, rollback, first night, close-out.')
     .showSuggestionAfterError(true)
+    .configureOutput({ writeOut: (s) => print(s.trimEnd()), writeErr: (s) => printError(s.trimEnd()) })
     .exitOverride();
 
   program
@@ -110,11 +112,11 @@ export function buildCli(print: (line: string) => void = console.log, outcome = 
       .option('--run <runId>', 'bind the decision to this run (default: the current run)')
       .option('--override', 'GO although the checklist is not 10/10 (the reason must say why)')
       .action(async (release: string, opts: { reason: string; as?: string; gate: string; run?: string; override?: boolean }) => {
+        const input = { release, gate: opts.gate, decision, approver: actor(opts.as), reason: opts.reason, ...(opts.override ? { override: true } : {}) };
+        // Same checks as the workflow's validator, before anything is sent.
+        const checked = parseGateDecision({ ...input, runId: opts.run ?? '(current run)' });
         await withClient(async (client) => {
-          const result = await client.decide({
-            release, runId: opts.run, gate: opts.gate as 'go', decision, approver: actor(opts.as), reason: opts.reason,
-            ...(opts.override ? { override: true } : {}),
-          });
+          const result = await client.decide({ ...checked, runId: opts.run });
           print(`${decision.toUpperCase()} recorded for ${release} gate ${result.gate} by ${result.recorded.by}; gate is now ${result.state}`);
         });
       });
@@ -128,8 +130,9 @@ export function buildCli(print: (line: string) => void = console.log, outcome = 
       .requiredOption('--reason <text>', 'why (recorded with your name)')
       .option('--as <person>', 'who (default: $SPARK_RELEASE_USER or your user name)')
       .action(async (release: string, opts: { reason: string; as?: string }) => {
+        const control = parseControl({ by: actor(opts.as), reason: opts.reason });
         await withClient(async (client) => {
-          await client.control(release, kind, { by: actor(opts.as), reason: opts.reason });
+          await client.control(release, kind, control);
           print(`${kind} sent to ${release} as ${actor(opts.as)}; \`spark-release status ${release}\` shows whether it was accepted`);
         });
       });
@@ -174,8 +177,7 @@ export function buildCli(print: (line: string) => void = console.log, outcome = 
 /** Runs the CLI; returns the exit code. Errors are printed plainly, never as stack traces. */
 export async function main(argv: string[], print: (line: string) => void = console.log, printError: (line: string) => void = console.error): Promise<number> {
   const outcome = { exitCode: 0 };
-  const program = buildCli(print, outcome);
-  program.configureOutput({ writeOut: (s) => print(s.trimEnd()), writeErr: (s) => printError(s.trimEnd()) });
+  const program = buildCli(print, printError, outcome);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return outcome.exitCode;
