@@ -2,6 +2,7 @@
 // as child processes, scraped by the real Prometheus), a worker on its own task
 // queue against the real Temporal dev server, and the evidence ledger in the
 // real PostgreSQL. `bash scripts/services.sh up` must have started them.
+import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
@@ -37,6 +38,37 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * The demo target listens on the ports Prometheus scrapes, so one harness runs at a
+ * time on a machine: others wait for this lock (a pid file; a dead holder's is taken over).
+ */
+async function lockDemoPorts(runDir: string, timeoutMs = 15 * 60_000): Promise<() => void> {
+  const file = path.join(runDir, 'demo-target.lock');
+  fs.mkdirSync(runDir, { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(fs.readFileSync(file, 'utf8'));
+      if (!holder || !alive(holder)) fs.rmSync(file, { force: true });
+      else if (Date.now() > deadline) throw new Error(`the demo target ports are held by process ${holder} (${file})`);
+      else await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function startHarness(name: string): Promise<Harness> {
   const config = loadConfig();
   if (!(await reachable(`${config.prometheusUrl}/-/ready`))) {
@@ -47,6 +79,7 @@ export async function startHarness(name: string): Promise<Harness> {
     runtimeInstalled = true;
   }
   const taskQueue = `test-${name}-${process.pid}-${Date.now()}`;
+  const unlock = await lockDemoPorts(config.runDir);
   // No background 5xx: low-volume ratio noise is the canary-judgment issue's to handle (insufficient samples).
   const target = await startDemoTarget({ load: { rps: 100 }, baselineErrorRate: 0 });
   let worker: ReleaseWorker | undefined;
@@ -57,6 +90,7 @@ export async function startHarness(name: string): Promise<Harness> {
   } catch (err) {
     await target.stop();
     await client?.close();
+    unlock();
     throw err;
   }
   const running = worker.run();
@@ -69,6 +103,7 @@ export async function startHarness(name: string): Promise<Harness> {
       await running;
       await client!.close();
       await target.stop();
+      unlock();
     },
   };
 }
