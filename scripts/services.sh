@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# Starts, stops and inspects the real services spark-release talks to, all on loopback:
+# the Temporal dev server (with its Web UI), PostgreSQL and Prometheus.
+#
+#   bash scripts/services.sh up|down|status|reset [postgres|prometheus|temporal ...]
+#
+# up      starts what is not running and returns once every service answers (idempotent)
+# down    stops what `up` started (pid files and pg_ctl), nothing else
+# status  one line per service; exits 0 only if every named service answers
+# reset   down, then deletes the services' data
+# With no service named, the command applies to all three.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+export SPARK_FIXTURE_METRICS_PORT="${SPARK_FIXTURE_METRICS_PORT:-18095}"
+# Seconds each service gets to answer before `up` gives up on it.
+SPARK_SERVICES_TIMEOUT="${SPARK_SERVICES_TIMEOUT:-90}"
+
+# PostgreSQL first: its port lies in the ephemeral range from which Temporal picks its internal ports.
+ALL_SERVICES=(postgres prometheus temporal)
+# Search attributes the release workflow sets; registered in the "default" namespace.
+SEARCH_ATTRIBUTES=(SparkService=Keyword SparkVersion=Keyword SparkPhase=Keyword
+  SparkStage=Int SparkCanaryWeight=Int SparkVerdict=Keyword)
+
+run="$SPARK_RUN_DIR"
+logs="$run/logs"
+bin="$SPARK_TOOLS_BIN"
+temporal_port="${TEMPORAL_ADDRESS##*:}"
+
+say() { printf '[services] %s\n' "$*"; }
+die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- helpers
+
+# True when something accepts TCP connections on 127.0.0.1:PORT.
+port_busy() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# Refuses to start SERVICE when a stranger already holds its PORT: we would talk to it by mistake.
+require_free_port() {
+  local port="$1" service="$2" holder=""
+  port_busy "$port" || return 0
+  command -v ss >/dev/null && holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:.*' | head -n1)"
+  die "$service: port 127.0.0.1:$port is already in use${holder:+ by $holder}, not by a service this script started; stop it or choose another port (see scripts/env.sh)"
+}
+
+# Status code of an HTTP request to 127.0.0.1:PORT, or 000 when nothing answers. Plain bash
+# so a fresh machine needs no curl.
+http_code() {
+  local method="$1" port="$2" path="$3"
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$2" || exit 1
+    printf "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n" "$1" "$3" >&3
+    read -r _ code _ <&3 && printf "%s" "$code"' _ "$method" "$port" "$path" 2>/dev/null || printf 000
+}
+
+# Pid from $run/NAME.pid if that process is alive and is still NAME (pids get reused).
+live_pid() {
+  local name="$1" pid argv0
+  pid="$(cat "$run/$name.pid" 2>/dev/null)" || return 0
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+  argv0="$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | head -n1)" || return 0
+  if [[ "${argv0##*/}" == "$name" ]]; then echo "$pid"; fi
+}
+
+# Starts BINARY ARGS... detached (own session, so a Ctrl-C in the caller's terminal does not
+# reach it), output to LOG, pid into $run/NAME.pid. Fd 9 (the lock) is not passed on.
+start_detached() {
+  local name="$1" log="$2"; shift 2
+  setsid "$@" </dev/null >>"$log" 2>&1 9>&- &
+  echo $! >"$run/$name.pid"
+}
+
+# Polls CHECK... until it succeeds; fails naming SERVICE and its LOG after the timeout or
+# as soon as PID (when given) has died.
+wait_until_ready() {
+  local service="$1" log="$2" pid="$3"; shift 3
+  local deadline=$((SECONDS + SPARK_SERVICES_TIMEOUT))
+  until "$@"; do
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$log" >&2 || true
+      die "$service exited during start-up; see $log"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 20 "$log" >&2 || true
+      die "$service did not answer within ${SPARK_SERVICES_TIMEOUT}s; see $log"
+    fi
+    sleep 0.3
+  done
+}
+
+# SIGTERM, then SIGKILL if PID is still there after GRACE seconds.
+stop_pid() {
+  local pid="$1" service="$2" grace="$3"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  local deadline=$((SECONDS + grace))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      say "$service did not stop within ${grace}s; killing pid $pid"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# The server refuses to run as root: as root, everything runs as the postgres OS user.
+# Fd 9 (the lock) is closed so a server started through pg_ctl does not keep holding it.
+as_pg() {
+  if ((EUID == 0)); then (cd / && runuser -u postgres -- "$@" 9>&-); else "$@" 9>&-; fi
+}
+
+# Where the data and socket dirs live: $run, unless the postgres user cannot reach it (a
+# checkout under a private dir), then a per-checkout dir under /var/tmp. Decided once, recorded.
+pg_home_record="$run/postgres.home"
+pg_home() {
+  if [[ -s "$pg_home_record" ]]; then cat "$pg_home_record"; return; fi
+  local home="$run"
+  if ((EUID == 0)) && ! runuser -u postgres -- test -x "$run"; then
+    home="/var/tmp/spark-release-$(printf %s "$SPARK_ROOT" | sha256sum | cut -c1-12)"
+  fi
+  echo "$home" | tee "$pg_home_record"
+}
+
+pg_ready() { "$pg_bindir/pg_isready" -q -h 127.0.0.1 -p "$SPARK_PG_PORT"; }
+
+# pg_ctl status: 0 running, 3 not running, 4 no data dir.
+pg_running() {
+  [[ -s "$pg_home_record" ]] || return 1
+  as_pg "$pg_bindir/pg_ctl" status -D "$(pg_home)/pg" >/dev/null 2>&1
+}
+
+pg_admin_sql() {
+  as_pg "$pg_bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$(pg_home)/pg-socket" -p "$SPARK_PG_PORT" -d postgres "$@"
+}
+
+postgres_up() {
+  local log="$logs/postgres.log"
+  if ! pg_running; then
+    require_free_port "$SPARK_PG_PORT" postgres
+    local home data socket
+    home="$(pg_home)"; data="$home/pg"; socket="$home/pg-socket"
+    mkdir -p "$home" "$data" "$socket"
+    if ((EUID == 0)); then chown postgres:postgres "$data" "$socket"; fi
+    chmod 700 "$data"
+    if [[ ! -s "$data/PG_VERSION" ]]; then
+      say "postgres: initdb $data"
+      as_pg "$pg_bindir/initdb" -D "$data" --encoding=UTF8 --locale=C \
+        --auth-local=peer --auth-host=scram-sha-256 >>"$log" 2>&1 \
+        || die "postgres: initdb failed; see $log"
+    fi
+    say "postgres: starting on 127.0.0.1:$SPARK_PG_PORT"
+    # The server's output goes to pg_ctl's stdout, opened here, so postgres needs no write access to $logs.
+    as_pg "$pg_bindir/pg_ctl" start -D "$data" -w -t "$SPARK_SERVICES_TIMEOUT" \
+      -o "-c listen_addresses=127.0.0.1 -p $SPARK_PG_PORT -c unix_socket_directories=$socket" \
+      >>"$log" 2>&1 || { tail -n 20 "$log" >&2; die "postgres did not start; see $log"; }
+  fi
+  wait_until_ready postgres "$log" "" pg_ready
+  # Role and database the tests and the worker use (DATABASE_URL); superuser is fine on loopback.
+  pg_admin_sql -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'spark') THEN
+        CREATE ROLE spark LOGIN SUPERUSER PASSWORD 'spark';
+      END IF; END \$\$;" >>"$log" 2>&1 || die "postgres: could not create role spark; see $log"
+  if [[ "$(pg_admin_sql -tA -c "SELECT 1 FROM pg_database WHERE datname = 'spark'")" != 1 ]]; then
+    pg_admin_sql -c "CREATE DATABASE spark OWNER spark" >>"$log" 2>&1 \
+      || die "postgres: could not create database spark; see $log"
+  fi
+}
+
+postgres_down() {
+  pg_running || return 0
+  say "postgres: stopping"
+  as_pg "$pg_bindir/pg_ctl" stop -D "$(pg_home)/pg" -m fast -w >>"$logs/postgres.log" 2>&1
+}
+
+postgres_status() {
+  local where="127.0.0.1:$SPARK_PG_PORT"
+  if ! pg_running; then echo "postgres    stopped     $where"; return 1; fi
+  local pid; pid="$(head -n1 "$(pg_home)/pg/postmaster.pid" 2>/dev/null || true)"
+  if pg_ready; then
+    echo "postgres    running     $where  pid $pid  data $(pg_home)/pg  url postgres://spark:spark@$where/spark"
+  else
+    echo "postgres    not-ready   $where  pid $pid  log $logs/postgres.log"; return 1
+  fi
+}
+
+postgres_reset() {
+  [[ -s "$pg_home_record" ]] || return 0
+  local home; home="$(pg_home)"
+  rm -rf "$home/pg" "$home/pg-socket" "$pg_home_record"
+  if [[ "$home" != "$run" ]]; then rmdir "$home" 2>/dev/null || true; fi
+}
+
+# ---------------------------------------------------------------- Prometheus
+
+prom_dir="$run/prometheus"
+
+prom_ready() { [[ "$(http_code GET "$SPARK_PROM_PORT" /-/ready)" == 200 ]]; }
+
+rules_dir="$SPARK_ROOT/deploy/prometheus/rules"
+
+# Renders deploy/prometheus/prometheus.yml.tmpl into $prom_dir/prometheus.yml; every ${NAME}
+# must be a set variable. promtool validates it together with the rule files it names.
+render_prometheus_config() {
+  local template="$SPARK_ROOT/deploy/prometheus/prometheus.yml.tmpl" out="$prom_dir/prometheus.yml"
+  local text name
+  text="$(cat "$template")"
+  for name in $(grep -o '\${[A-Z_][A-Z0-9_]*}' "$template" | sort -u | tr -d '${}'); do
+    [[ -n "${!name:-}" ]] || die "prometheus: $template uses \${$name}, which is not set"
+    text="${text//"\${$name}"/${!name}}"
+  done
+  printf '%s\n' "$text" >"$out.new"
+  "$bin/promtool" check config "$out.new" >"$logs/promtool.log" 2>&1 \
+    || { cat "$logs/promtool.log" >&2; die "prometheus: config or rule files invalid (see above); nothing reloaded"; }
+  mv "$out.new" "$out"
+}
+
+# Fingerprint of everything Prometheus loads, to reload only when something changed.
+prometheus_fingerprint() {
+  { cat "$prom_dir/prometheus.yml"; cat "$rules_dir"/*.yml 2>/dev/null || true; } | sha256sum
+}
+
+prometheus_up() {
+  local log="$logs/prometheus.log" loaded="$prom_dir/loaded.sha256" pid
+  mkdir -p "$prom_dir/data"
+  render_prometheus_config
+  pid="$(live_pid prometheus)"
+  if [[ -z "$pid" ]]; then
+    require_free_port "$SPARK_PROM_PORT" prometheus
+    say "prometheus: starting on 127.0.0.1:$SPARK_PROM_PORT"
+    start_detached prometheus "$log" "$bin/prometheus" \
+      --config.file="$prom_dir/prometheus.yml" \
+      --storage.tsdb.path="$prom_dir/data" \
+      --web.listen-address="127.0.0.1:$SPARK_PROM_PORT" \
+      --web.enable-lifecycle --web.enable-admin-api
+    pid="$(cat "$run/prometheus.pid")"
+  elif [[ "$(prometheus_fingerprint)" != "$(cat "$loaded" 2>/dev/null)" ]]; then
+    # Running with an older config or rule set: reload instead of restarting.
+    say "prometheus: config or rules changed, reloading"
+    [[ "$(http_code POST "$SPARK_PROM_PORT" /-/reload)" == 200 ]] \
+      || die "prometheus: reload of $prom_dir/prometheus.yml failed; see $log"
+  fi
+  prometheus_fingerprint >"$loaded"
+  wait_until_ready prometheus "$log" "$pid" prom_ready
+}
+
+prometheus_down() {
+  local pid; pid="$(live_pid prometheus)"
+  if [[ -n "$pid" ]]; then say "prometheus: stopping pid $pid"; stop_pid "$pid" prometheus 30; fi
+  rm -f "$run/prometheus.pid"
+}
+
+prometheus_status() {
+  local where="127.0.0.1:$SPARK_PROM_PORT" pid; pid="$(live_pid prometheus)"
+  if [[ -z "$pid" ]]; then echo "prometheus  stopped     $where"; return 1; fi
+  if prom_ready; then
+    echo "prometheus  running     $where  pid $pid  url $PROMETHEUS_URL  config $prom_dir/prometheus.yml"
+  else
+    echo "prometheus  not-ready   $where  pid $pid  log $logs/prometheus.log"; return 1
+  fi
+}
+
+prometheus_reset() { rm -rf "$prom_dir"; }
+
+# ---------------------------------------------------------------- Temporal
+
+temporal_dir="$run/temporal"
+
+temporal_cli() { "$bin/temporal" --address "$TEMPORAL_ADDRESS" --command-timeout 5s "$@"; }
+
+temporal_ready() {
+  temporal_cli operator cluster health 2>/dev/null | grep -q SERVING \
+    && [[ "$(http_code GET "$TEMPORAL_UI_PORT" /)" == 200 ]]
+}
+
+# Search attributes missing from the namespace (one a line); empty when all are registered.
+missing_search_attributes() {
+  local listed sa
+  listed="$(temporal_cli operator search-attribute list --namespace default 2>/dev/null)" || return 1
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
+    grep -qE "^ *${sa%%=*} +${sa#*=} *$" <<<"$listed" || echo "$sa"
+  done
+}
+
+temporal_up() {
+  local log="$logs/temporal.log" pid
+  pid="$(live_pid temporal)"
+  if [[ -z "$pid" ]]; then
+    require_free_port "$temporal_port" temporal
+    require_free_port "$TEMPORAL_UI_PORT" "temporal UI"
+    mkdir -p "$temporal_dir"
+    local sa_flags=() sa
+    for sa in "${SEARCH_ATTRIBUTES[@]}"; do sa_flags+=(--search-attribute "$sa"); done
+    say "temporal: starting on $TEMPORAL_ADDRESS (UI :$TEMPORAL_UI_PORT)"
+    # forceSearchAttributesCacheRefreshOnRead: attributes added while running are usable at once.
+    start_detached temporal "$log" "$bin/temporal" server start-dev \
+      --ip 127.0.0.1 --port "$temporal_port" --ui-port "$TEMPORAL_UI_PORT" \
+      --db-filename "$temporal_dir/temporal.db" --namespace default --log-level warn \
+      --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=true \
+      "${sa_flags[@]}"
+    pid="$(cat "$run/temporal.pid")"
+  fi
+  wait_until_ready temporal "$log" "$pid" temporal_ready
+  # A database made before an attribute was added keeps its old set: add what is missing.
+  local missing
+  missing="$(missing_search_attributes)" || die "temporal: cannot list search attributes; see $log"
+  if [[ -n "$missing" ]]; then
+    local sa
+    for sa in $missing; do
+      say "temporal: registering search attribute $sa"
+      temporal_cli operator search-attribute create --namespace default \
+        --name "${sa%%=*}" --type "${sa#*=}" >>"$log" 2>&1 \
+        || die "temporal: could not register search attribute $sa; see $log"
+    done
+  fi
+}
+
+temporal_down() {
+  local pid; pid="$(live_pid temporal)"
+  if [[ -n "$pid" ]]; then say "temporal: stopping pid $pid"; stop_pid "$pid" temporal 30; fi
+  rm -f "$run/temporal.pid"
+}
+
+temporal_status() {
+  local pid; pid="$(live_pid temporal)"
+  if [[ -z "$pid" ]]; then echo "temporal    stopped     $TEMPORAL_ADDRESS"; return 1; fi
+  if temporal_ready; then
+    echo "temporal    running     $TEMPORAL_ADDRESS  pid $pid  ui http://127.0.0.1:$TEMPORAL_UI_PORT  db $temporal_dir/temporal.db"
+  else
+    echo "temporal    not-ready   $TEMPORAL_ADDRESS  pid $pid  log $logs/temporal.log"; return 1
+  fi
+}
+
+temporal_reset() { rm -rf "$temporal_dir"; }
+
+# ---------------------------------------------------------------- commands
+
+usage() { local IFS='|'; die "usage: $0 up|down|status|reset [${ALL_SERVICES[*]} ...]"; }
+
+command="${1:-}"
+[[ "$command" =~ ^(up|down|status|reset)$ ]] || usage
+shift
+services=("$@")
+((${#services[@]})) || services=("${ALL_SERVICES[@]}")
+for s in "${services[@]}"; do
+  [[ " ${ALL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s'; known: ${ALL_SERVICES[*]}"
+done
+mkdir -p "$logs"
+if [[ "$command" != status ]]; then
+  # One changer at a time: two test runs calling `up` together would both start a server.
+  exec 9>"$run/services.lock"
+  flock -w 300 9 || die "another services.sh has held $run/services.lock for 300s"
+fi
+if [[ "$command" == up ]]; then bash "$SPARK_ROOT/scripts/bootstrap.sh"; fi
+# Real location of the PostgreSQL binaries: the postgres user may be unable to reach .tools/bin.
+pg_bindir="$(dirname "$(readlink -f "$bin/initdb")")"
+
+case "$command" in
+  up)
+    for s in "${services[@]}"; do "${s}_up"; done
+    say "all up"
+    echo "Temporal UI:     http://127.0.0.1:$TEMPORAL_UI_PORT"
+    echo "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS"
+    echo "DATABASE_URL=$DATABASE_URL"
+    echo "PROMETHEUS_URL=$PROMETHEUS_URL"
+    ;;
+  down)
+    for s in "${services[@]}"; do "${s}_down"; done
+    ;;
+  status)
+    failed=0
+    for s in "${services[@]}"; do "${s}_status" || failed=1; done
+    exit "$failed"
+    ;;
+  reset)
+    for s in "${services[@]}"; do "${s}_down"; done
+    for s in "${services[@]}"; do "${s}_reset"; done
+    say "data deleted: ${services[*]}"
+    ;;
+esac
