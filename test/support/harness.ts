@@ -3,9 +3,10 @@
 // queue against the real Temporal dev server, and the evidence ledger in the
 // real PostgreSQL. `bash scripts/services.sh up` must have started them.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
-import { loadConfig } from '../../src/config';
+import { demoPorts, loadConfig } from '../../src/config';
 import { loadPlanFileWith } from '../../src/plan/loader';
 import type { ReleasePlan } from '../../src/plan/schema';
 import { ReleaseClient } from '../../src/release-client';
@@ -42,9 +43,9 @@ async function reachable(url: string): Promise<boolean> {
  * The demo target listens on the ports Prometheus scrapes, so one harness runs at a
  * time on a machine: others wait for this lock (a pid file; a dead holder's is taken over).
  */
-async function lockDemoPorts(runDir: string, timeoutMs = 15 * 60_000): Promise<() => void> {
-  const file = path.join(runDir, 'demo-target.lock');
-  fs.mkdirSync(runDir, { recursive: true });
+async function lockDemoPorts(timeoutMs = 15 * 60_000): Promise<() => void> {
+  // Machine-wide (not per checkout): every clone's target binds the same ports.
+  const file = path.join(os.tmpdir(), `spark-release-demo-target-${demoPorts.router}.lock`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -79,7 +80,7 @@ export async function startHarness(name: string): Promise<Harness> {
     runtimeInstalled = true;
   }
   const taskQueue = `test-${name}-${process.pid}-${Date.now()}`;
-  const unlock = await lockDemoPorts(config.runDir);
+  const unlock = await lockDemoPorts();
   // No background 5xx: low-volume ratio noise is the canary-judgment issue's to handle (insufficient samples).
   const target = await startDemoTarget({ load: { rps: 100 }, baselineErrorRate: 0 });
   let worker: ReleaseWorker | undefined;
