@@ -11,6 +11,9 @@ import { parseArgs } from 'node:util';
 import { demoPorts, projectRoot } from '../src/config';
 import { numberFlag, onShutdown, runCli } from './cli-args';
 import { parseFault, type ActiveFault, type FaultKind } from './faults';
+import { lockPorts } from './port-lock';
+import { Client } from 'pg';
+import { migrate } from './migrate';
 import { loadLimits, startLoad, type LoadOptions, type LoadRun } from './load';
 import type { Track } from './service-metrics';
 
@@ -24,9 +27,13 @@ export interface DemoTargetOptions {
   idempotencyTtlSeconds?: number;
   /** Healthy 503 share of each service (default 0.001). */
   baselineErrorRate?: number;
+  /** The demo database (normally through pgBouncer): migrated first, then written by both services. */
+  databaseUrl?: string;
   /** Load through the router; false for none. Defaults: 60 rps for 3 hours. */
   load?: Omit<LoadOptions, 'targetUrl' | 'durationMs'> & { durationMs?: number } | false;
   startTimeoutMs?: number;
+  /** How long to wait for another target on the same ports to stop (default 15 min). */
+  lockTimeoutMs?: number;
   /** Each line a child prints, e.g. for a log; by default kept only for error messages. */
   onOutput?: (child: ChildName, line: string) => void;
 }
@@ -175,8 +182,19 @@ async function waitUntilHealthy(children: ChildProc[], urls: string[], timeoutMs
   }
 }
 
+async function migrateDatabase(url: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await migrate(client);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function startDemoTarget(opts: DemoTargetOptions = {}): Promise<DemoTarget> {
   const ports: DemoPorts = { ...demoPorts, ...opts.ports };
+  const unlock = await lockPorts(ports.router, opts.lockTimeoutMs ?? 15 * 60_000);
   const local = (port: number) => `http://127.0.0.1:${port}`;
   const urls: DemoTargetUrls = {
     router: local(ports.router),
@@ -190,7 +208,9 @@ export async function startDemoTarget(opts: DemoTargetOptions = {}): Promise<Dem
     '--version', version,
     '--idempotency-ttl-seconds', String(opts.idempotencyTtlSeconds ?? 300),
     '--baseline-error-rate', String(opts.baselineErrorRate ?? 0.001),
+    ...(opts.databaseUrl ? ['--database-url', opts.databaseUrl] : []),
   ];
+  if (opts.databaseUrl) await migrateDatabase(opts.databaseUrl);
   const children = [
     new ChildProc('stable', 'service.ts', serviceArgs('stable', opts.stableVersion ?? 'v1.3.0'), opts.onOutput),
     new ChildProc('canary', 'service.ts', serviceArgs('canary', opts.canaryVersion ?? 'v1.4.0'), opts.onOutput),
@@ -207,7 +227,7 @@ export async function startDemoTarget(opts: DemoTargetOptions = {}): Promise<Dem
       opts.onOutput,
     ),
   ];
-  const stopChildren = () => Promise.all(children.map((child) => child.stop())).then(() => undefined);
+  const stopChildren = () => Promise.all(children.map((child) => child.stop())).then(() => unlock());
   let load: LoadRun | null = null;
   try {
     // The router's own /healthz is proxied, so it also proves a backend answers through it.

@@ -2,15 +2,14 @@
 // as child processes, scraped by the real Prometheus), a worker on its own task
 // queue against the real Temporal dev server, and the evidence ledger in the
 // real PostgreSQL. `bash scripts/services.sh up` must have started them.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
-import { demoPorts, loadConfig } from '../../src/config';
+import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
+import { loadConfig } from '../../src/config';
 import { loadPlanFileWith } from '../../src/plan/loader';
 import type { ReleasePlan } from '../../src/plan/schema';
 import { ReleaseClient } from '../../src/release-client';
 import { createReleaseWorker, type ReleaseWorker } from '../../src/worker';
+import { installWorkerRuntime } from '../../src/metrics/runtime';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { startDemoTarget, type DemoTarget } from '../../demo/target';
 
@@ -39,59 +38,26 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
-/**
- * The demo target listens on the ports Prometheus scrapes, so one harness runs at a
- * time on a machine: others wait for this lock (a pid file; a dead holder's is taken over).
- */
-async function lockDemoPorts(timeoutMs = 15 * 60_000): Promise<() => void> {
-  // Machine-wide (not per checkout): every clone's target binds the same ports.
-  const file = path.join(os.tmpdir(), `spark-release-demo-target-${demoPorts.router}.lock`);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(fs.readFileSync(file, 'utf8'));
-      if (!holder || !alive(holder)) fs.rmSync(file, { force: true });
-      else if (Date.now() > deadline) throw new Error(`the demo target ports are held by process ${holder} (${file})`);
-      else await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export async function startHarness(name: string): Promise<Harness> {
+export async function startHarness(name: string, opts: { workerMetricsPort?: number } = {}): Promise<Harness> {
   const config = loadConfig();
   if (!(await reachable(`${config.prometheusUrl}/-/ready`))) {
     throw new Error(`Prometheus not reachable at ${config.prometheusUrl}: run \`bash scripts/services.sh up\``);
   }
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    installWorkerRuntime(new DefaultLogger('WARN'));
     runtimeInstalled = true;
   }
   const taskQueue = `test-${name}-${process.pid}-${Date.now()}`;
-  const unlock = await lockDemoPorts();
   // No background 5xx: low-volume ratio noise is the canary-judgment issue's to handle (insufficient samples).
   const target = await startDemoTarget({ load: { rps: 100 }, baselineErrorRate: 0 });
   let worker: ReleaseWorker | undefined;
   let client: ReleaseClient | undefined;
   try {
     client = await ReleaseClient.connect(taskQueue);
-    worker = await createReleaseWorker({ taskQueue, workflowBundle: await workflowBundle(), metricsPort: null });
+    worker = await createReleaseWorker({ taskQueue, workflowBundle: await workflowBundle(), metricsPort: opts.workerMetricsPort ?? null });
   } catch (err) {
     await target.stop();
     await client?.close();
-    unlock();
     throw err;
   }
   const running = worker.run();
@@ -104,7 +70,6 @@ export async function startHarness(name: string): Promise<Harness> {
       await running;
       await client!.close();
       await target.stop();
-      unlock();
     },
   };
 }
