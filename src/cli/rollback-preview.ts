@@ -1,0 +1,33 @@
+// `rollback --dry-run`: what a rollback of a release would change, checked by
+// the same rules the workflow applies, without sending anything.
+import type { TrafficConfig } from '../adapters/traffic/router';
+import type { ReleasePlan } from '../plan/schema';
+import type { ReleaseStatus } from '../workflows/messages';
+import { checkCanaryControl, commandContextOf } from '../workflows/validate';
+
+function describeRouter(t: TrafficConfig): string {
+  switch (t.router) {
+    case 'local': return `local router at ${t.adminUrl}`;
+    case 'nginx': return `nginx upstream ${t.upstream} in ${t.configFile}`;
+    case 'command': return `command ${JSON.stringify(t.command.replaceAll('{weight}', '0'))} with SPARK_CANARY_WEIGHT=0`;
+    case 'record-only': return 'record-only router (nothing outside the evidence changes)';
+  }
+}
+
+/** Throws the workflow's refusal when the rollback would be refused; otherwise the lines to print. */
+export function previewRollback(status: ReleaseStatus, plan: ReleasePlan, by: string, reason: string, stage?: number): string[] {
+  checkCanaryControl('rollback', { release: status.release, runId: status.runId, by, reason, ...(stage ? { stage } : {}) }, commandContextOf(status, plan));
+  const current = status.stage!;
+  const queries = [...plan.signals.map((s) => s.id), ...plan.triggers.map((t) => t.id)];
+  return [
+    `DRY RUN: nothing was sent to ${status.release}.`,
+    `A rollback by ${by} would:`,
+    `  - stop stage ${current.index + 1} (${current.traffic}%) and set the canary weight ${status.canaryWeight}% -> 0% through the ${describeRouter(plan.traffic)}${status.dryRun ? ' (this release is a dry run: the weight is only recorded)' : ''}`,
+    `  - check the router reports 0%, retrying until it does`,
+    `  - snapshot ${queries.length} signal and trigger queries before and after (${queries.join(', ')})`,
+    `  - write rollback_<ts>.txt, metrics_before_rollback_<ts>.txt and metrics_after_rollback_<ts>.txt`,
+    `  - record "rollback by ${by} at stage ${current.index + 1}: ${reason}" in decisions.txt and end the release as rolled-back`,
+    `  - announce the rollback, its reason and its evidence in the war-room`,
+    `Run it without --dry-run to roll back.`,
+  ];
+}
