@@ -1,0 +1,142 @@
+// Everything a chaos run needs, of its own and on free loopback ports: a Temporal
+// dev server (SQLite under .run/chaos/<name>), the demo target, a Prometheus that
+// scrapes it, the router's weight history, a prebuilt workflow bundle, and
+// workers as child processes. Only the evidence PostgreSQL is shared (each
+// release has its own chain); a run may route it through a fault proxy instead.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { Pool } from 'pg';
+import { loadConfig, projectRoot } from '../../../src/config';
+import { createPostgresLedger, type PostgresLedger } from '../../../src/adapters/ledger/postgres';
+import { loadPlanFileWith } from '../../../src/plan/loader';
+import type { ReleasePlan } from '../../../src/plan/schema';
+import { ReleaseClient } from '../../../src/release-client';
+import { startDemoTarget, type DemoTarget } from '../../../demo/target';
+import { TEST_PLAN, workflowBundle } from '../../support/harness';
+import { freePort, startOwnPrometheus, type OwnPrometheus } from '../../support/own-prometheus';
+import { startOwnTemporal, type OwnTemporal } from './own-temporal';
+import { startWeightRecorder, type WeightRecorder } from './weight-recorder';
+import { startWorkerProcess, type WorkerEnv, type WorkerProcess } from './worker-process';
+
+export interface ChaosEnvOptions {
+  /** Names the directory under .run/chaos/ (wiped at start). */
+  name: string;
+  /** The evidence database (default: the shared one of scripts/services.sh). */
+  databaseUrl?: string;
+  /** Where workers reach PostgreSQL, Prometheus and the router admin API (a fault proxy); default direct. */
+  routes?: (direct: { databaseUrl: string; prometheusUrl: string; routerAdminUrl: string }) => Promise<Partial<{ databaseUrl: string; prometheusUrl: string; routerAdminUrl: string }>>;
+  rps?: number;
+}
+
+export interface ChaosEnv {
+  dir: string;
+  temporal: OwnTemporal;
+  prometheus: OwnPrometheus;
+  target: DemoTarget;
+  recorder: WeightRecorder;
+  client: ReleaseClient;
+  ledger: PostgresLedger;
+  /** Direct (not proxied) database pool for the bench's own reads of the ledger. */
+  db: Pool;
+  taskQueue: string;
+  /** The URLs the workers use (proxied when `routes` said so). */
+  workerRoutes: { databaseUrl: string; prometheusUrl: string; routerAdminUrl: string };
+  /** The workflow-test plan with a version never used before, steering this env's router. */
+  plan(overrides?: Record<string, unknown>): ReleasePlan;
+  startWorker(label?: string): Promise<WorkerProcess>;
+  /** Reconnects the client (after a Temporal restart the old connection may be stale). */
+  reconnect(): Promise<void>;
+  close(): Promise<void>;
+}
+
+let planCounter = 0;
+export async function startChaosEnv(opts: ChaosEnvOptions): Promise<ChaosEnv> {
+  const config = loadConfig();
+  const dir = path.join(projectRoot, '.run', 'chaos', opts.name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  // Processes first (newest first), then connections: a client closed under a live call throws.
+  const closers: (() => Promise<unknown>)[] = [];
+  const connections: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const c of [...closers.reverse(), ...connections]) await c().catch(() => undefined);
+    closers.length = 0;
+    connections.length = 0;
+  };
+  try {
+    const bundlePath = path.join(dir, 'workflow-bundle.js');
+    fs.writeFileSync(bundlePath, (await workflowBundle()).code);
+
+    const temporal = await startOwnTemporal(path.join(dir, 'temporal'));
+    closers.push(() => temporal.stop());
+
+    const ports = { router: await freePort(), stable: await freePort(), canary: await freePort(), routerAdmin: await freePort() };
+    const target = await startDemoTarget({ ports, load: { rps: opts.rps ?? 100 }, baselineErrorRate: 0 });
+    closers.push(() => target.stop());
+    const prometheus = await startOwnPrometheus({
+      jobs: { 'spark-demo': [`127.0.0.1:${ports.stable}`, `127.0.0.1:${ports.canary}`], 'spark-router': [`127.0.0.1:${ports.routerAdmin}`] },
+    });
+    closers.push(() => prometheus.close());
+    const recorder = await startWeightRecorder(target.urls.routerAdmin);
+    closers.push(() => recorder.close());
+
+    const databaseUrl = opts.databaseUrl ?? config.databaseUrl;
+    const direct = { databaseUrl, prometheusUrl: prometheus.url, routerAdminUrl: recorder.url };
+    const workerRoutes = { ...direct, ...(await opts.routes?.(direct)) };
+
+    const ledger = await createPostgresLedger({ databaseUrl, evidenceDir: path.join(dir, 'evidence') });
+    connections.push(() => ledger.close());
+    const db = new Pool({ connectionString: databaseUrl, max: 2 });
+    db.on('error', () => undefined);
+    connections.push(() => db.end());
+
+    let connection = await Connection.connect({ address: temporal.address });
+    const taskQueue = `chaos-${opts.name}`;
+    const env = {
+      client: new ReleaseClient(new Client({ connection }), taskQueue, connection),
+    };
+    connections.push(() => env.client.close());
+
+    const workerEnv: WorkerEnv = {
+      TEMPORAL_ADDRESS: temporal.address,
+      DATABASE_URL: workerRoutes.databaseUrl,
+      PROMETHEUS_URL: workerRoutes.prometheusUrl,
+      SPARK_TASK_QUEUE: taskQueue,
+      SPARK_EVIDENCE_DIR: path.join(dir, 'evidence'),
+      CHAOS_WORKFLOW_BUNDLE: bundlePath,
+    };
+    const workers: WorkerProcess[] = [];
+    closers.push(() => Promise.all(workers.map((w) => w.kill())));
+    let workerCount = 0;
+
+    return {
+      dir, temporal, prometheus, target, recorder, ledger, db, taskQueue, workerRoutes,
+      get client() {
+        return env.client;
+      },
+      plan(overrides = {}) {
+        planCounter += 1;
+        return loadPlanFileWith(TEST_PLAN, {
+          version: `v1.4.0-chaos.${opts.name}.${Date.now()}.${planCounter}`,
+          traffic: { router: 'local', adminUrl: workerRoutes.routerAdminUrl },
+          ...overrides,
+        });
+      },
+      async startWorker(label = `worker-${++workerCount}`) {
+        const w = await startWorkerProcess(workerEnv, path.join(dir, 'logs', `${label}.log`));
+        workers.push(w);
+        return w;
+      },
+      async reconnect() {
+        await env.client.close().catch(() => undefined);
+        connection = await Connection.connect({ address: temporal.address });
+        env.client = new ReleaseClient(new Client({ connection }), taskQueue, connection);
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,60 @@
+// Starts release workers as child processes and kills them the hard way.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../../../src/config';
+
+export interface WorkerProcess {
+  pid: number;
+  /** Resolves with the exit code or signal once the process has gone. */
+  readonly exited: Promise<string>;
+  /** SIGKILL: no shutdown, no completion reported for what was in flight. */
+  kill(): Promise<string>;
+  /** SIGTERM: the worker's graceful shutdown. */
+  stop(): Promise<string>;
+}
+
+export interface WorkerEnv {
+  TEMPORAL_ADDRESS: string;
+  DATABASE_URL: string;
+  PROMETHEUS_URL: string;
+  SPARK_TASK_QUEUE: string;
+  SPARK_EVIDENCE_DIR: string;
+  CHAOS_WORKFLOW_BUNDLE: string;
+}
+
+const entry = path.join(__dirname, 'worker-main.ts');
+
+/** Spawns a worker and resolves once it polls its task queue; its output is appended to `logFile`. */
+export async function startWorkerProcess(env: WorkerEnv, logFile: string, readyTimeoutMs = 60_000): Promise<WorkerProcess> {
+  const log = fs.openSync(logFile, 'a');
+  // `node --import tsx`: one process, so the pid we kill is the worker itself.
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', log],
+  });
+  fs.closeSync(log);
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker not ready within ${readyTimeoutMs} ms; see ${logFile}`)), readyTimeoutMs);
+    let seen = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      fs.appendFileSync(logFile, chunk);
+      seen += chunk;
+      if (seen.includes('worker ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited during start-up (${how}); see ${logFile}`));
+    });
+  });
+  const signal = (sig: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    return exited;
+  };
+  return { pid: child.pid!, exited, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
+}
