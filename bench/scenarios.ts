@@ -1,0 +1,421 @@
+// Canary judgment scenarios: full releases of the demo plan (one plan minute per
+// second) against the demo target with realistic background noise (0.1% of
+// requests answered 503), each with one fault injected into the canary, and the
+// verdict, the time from fault onset to traffic at 0% and its physical floor.
+// Everything runs on its own loopback ports (demo target, a Prometheus of its own
+// scraping it every second, a worker on its own task queue); the Temporal dev
+// server and the evidence PostgreSQL are the shared ones (scripts/services.sh up).
+//
+//   npx tsx bench/scenarios.ts [--only error-spike,healthy-seed-1] [--write docs/benchmarks.md]
+//
+// Results go to .run/bench/scenarios.json (merged with earlier runs, so scenarios can
+// run in batches) and, with --write, to the "Canary judgment scenarios" section of the
+// given markdown file. Exit code 0 only when every scenario run had its expected verdict.
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startDemoTarget, type DemoTarget } from '../demo/target';
+import type { FaultKind } from '../demo/faults';
+import { loadConfig, projectRoot } from '../src/config';
+import { loadPlanFileWith } from '../src/plan/loader';
+import type { ReleasePlan } from '../src/plan/schema';
+import { ReleaseClient } from '../src/release-client';
+import { createReleaseWorker } from '../src/worker';
+import type { ReleaseStatus } from '../src/workflows/messages';
+import { startWeightRecorder, type WeightRecorder } from '../test/chaos/support/weight-recorder';
+import { binomialUpperTail } from '../src/workflows/stats';
+import { workflowBundle } from '../test/support/harness';
+import { freePort, startOwnPrometheus, type OwnPrometheus } from '../test/support/own-prometheus';
+
+const PLAN_FILE = path.join(projectRoot, 'plans', 'demo.yaml');
+const SCRAPE_INTERVAL_MS = 1000;
+/** plans/demo.yaml's metrics.rateWindow. */
+const RATE_WINDOW_MS = loadPlanFileWith(PLAN_FILE, {}).metrics.rateWindow;
+const NOISE = 0.001;
+const RPS = 100;
+/** Longest a scenario may run before it counts as hung. */
+const SCENARIO_LIMIT_MS = 6 * 60_000;
+
+interface Env {
+  target: DemoTarget;
+  prometheus: OwnPrometheus;
+  recorder: WeightRecorder;
+}
+
+interface Injection {
+  /** Wall-clock ms of the fault's onset (for a creep: when it first exceeds the signal's bound). */
+  onset: number;
+  /** Runs while the release goes on (e.g. toggling, restoring Prometheus); resolved when done. */
+  done?: Promise<void>;
+}
+
+interface Scenario {
+  name: string;
+  what: string;
+  expected: 'released' | 'rolled-back';
+  /** 1-based canary stage at whose start the fault is injected; none for healthy runs. */
+  stage?: number;
+  seed?: number;
+  inject?: (env: Env, status: () => ReleaseStatus) => Promise<Injection>;
+  /** The fault must be held, not rolled back: the weight may not move while it lasts. */
+  holdsWeight?: boolean;
+  /** Share of canary requests the fault fails, for the sampling part of a ratio signal's floor. */
+  errorShare?: number;
+}
+
+const fault = (kind: FaultKind, intensity?: number) => async (env: Env): Promise<Injection> => {
+  await env.target.setFault('canary', { kind, ...(intensity === undefined ? {} : { intensity }) });
+  return { onset: Date.now() };
+};
+
+/** Waits until the status shows the release paged (a human is asked), then `ms` more. */
+async function pagedThen(status: () => ReleaseStatus, ms: number): Promise<void> {
+  for (let i = 0; i < 600 && !status().paged; i++) await sleep(100);
+  await sleep(ms);
+}
+
+const SCENARIOS: Scenario[] = [
+  ...[1, 2, 3].map((seed): Scenario => ({
+    name: `healthy-seed-${seed}`, what: `healthy canary, load seed ${seed}, 0.1% background 5xx`, expected: 'released', seed,
+  })),
+  { name: 'latency-regression', what: '+500 ms on every canary request, from stage 2 (5%)', expected: 'rolled-back', stage: 2, inject: fault('latency', 500) },
+  { name: 'error-spike', what: '20% of canary requests answer 503, from stage 3 (25%)', expected: 'rolled-back', stage: 3, errorShare: 0.2, inject: fault('error-rate', 0.2) },
+  { name: 'error-spike-1pct', what: '20% of canary requests answer 503, from stage 1 (1%: ~10 requests per window)', expected: 'rolled-back', stage: 1, errorShare: 0.2, inject: fault('error-rate', 0.2) },
+  {
+    name: 'slow-error-creep', what: 'canary 5xx creeping 0.2% -> 0.5% -> 1% -> 3% -> 6% -> 12%, 4 s a step, from stage 3 (25%); onset = first step above the 1% bound',
+    expected: 'rolled-back', stage: 3, errorShare: 0.03,
+    inject: async (env) => {
+      let onset = 0;
+      const steps = [0.002, 0.005, 0.01, 0.03, 0.06, 0.12];
+      const done = (async () => {
+        for (const rate of steps) {
+          await env.target.setFault('canary', { kind: 'error-rate', intensity: rate }).catch(() => undefined);
+          if (rate > 0.01 && onset === 0) onset = Date.now();
+          await sleep(4000);
+        }
+      })();
+      // The onset is known once the creep crosses the bound (third step).
+      while (onset === 0) await sleep(50);
+      return { onset, done };
+    },
+  },
+  { name: 'event-loop-block', what: '200 ms busy-loop blocks on the canary, from stage 2', expected: 'rolled-back', stage: 2, inject: fault('event-loop-block', 200) },
+  { name: 'gc-pressure', what: '300k live objects churned with 4 forced full GCs a second, from stage 2', expected: 'rolled-back', stage: 2, inject: fault('gc-pressure', 300) },
+  { name: 'memory-leak', what: 'canary retains 8 MiB/s, from stage 2', expected: 'rolled-back', stage: 2, inject: fault('memory-leak', 8) },
+  {
+    name: 'missing-metrics', what: 'canary application metrics vanish at stage 2 for ~10 s after the page, then return',
+    expected: 'released', stage: 2, holdsWeight: true,
+    inject: async (env, status) => {
+      await env.target.setFault('canary', { kind: 'missing-metrics' });
+      const onset = Date.now();
+      const done = pagedThen(status, 10_000).then(() => env.target.clearFault('canary')).then(() => undefined);
+      return { onset, done };
+    },
+  },
+  {
+    name: 'flapping-metric', what: 'canary 5xx at 50% for 1 s in every 5 s (intermittent), from stage 3',
+    expected: 'rolled-back', stage: 3, errorShare: 0.5,
+    inject: async (env) => {
+      const onset = Date.now();
+      const done = (async () => {
+        for (let i = 0; i < 12; i++) {
+          await env.target.setFault('canary', { kind: 'error-rate', intensity: 0.5 }).catch(() => undefined);
+          await sleep(1000);
+          await env.target.clearFault('canary').catch(() => undefined);
+          await sleep(4000);
+        }
+      })();
+      return { onset, done };
+    },
+  },
+  {
+    name: 'prometheus-outage', what: 'the Prometheus the worker reads stops at stage 2, restarts ~10 s after the page',
+    expected: 'released', stage: 2, holdsWeight: true,
+    inject: async (env, status) => {
+      await env.prometheus.stop();
+      const onset = Date.now();
+      const done = pagedThen(status, 10_000).then(() => env.prometheus.start());
+      return { onset, done };
+    },
+  },
+];
+
+export interface ScenarioResult {
+  name: string;
+  what: string;
+  expected: string;
+  verdict: string;
+  ok: boolean;
+  cause?: string;
+  reason?: string;
+  /** Fault onset to the router answering 0% (ms). */
+  toZeroMs?: number;
+  floorMs?: number;
+  floorWhy?: string;
+  /** Onset to the first page (ms), when one was sent. */
+  toPageMs?: number;
+  /** Longest time between two evaluations while the fault lasted (the plan says 1 s; more is a busy machine). */
+  slowestCycleMs?: number;
+  /** Weights the router took while the fault lasted, until restored (for held scenarios). */
+  weightsDuringFault?: number[];
+  stagesPassed: number;
+  canaryMs?: number;
+  at: string;
+}
+
+/**
+ * Time until a ratio signal's window can hold a significant excess: the fewest
+ * failures k the binomial test calls significant among the window's requests,
+ * arriving at canaryRps x errorShare a second. Zero when no test applies.
+ */
+export function samplingMs(plan: ReleasePlan, signalId: string, canaryRps: number, errorShare: number): number {
+  const signal = plan.signals.find((s) => s.id === signalId);
+  const level = signal?.samples?.significance;
+  if (!signal || !level || errorShare <= 0) return 0;
+  const n = Math.round(canaryRps * (plan.metrics.rateWindow / 1000));
+  const p0 = Number(signal.pass.value) / Number(signal.scale);
+  let k = 1;
+  while (k <= n && binomialUpperTail(k, n, p0) >= Number(level)) k++;
+  return (k / (canaryRps * errorShare)) * 1000;
+}
+
+/** When each canary evaluation ran (ms), from the measurement evidence (logs_stage_<pct>.txt). */
+function evaluationTimes(release: string): number[] {
+  const dir = path.join(loadConfig().evidenceDir, release);
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => /^logs_stage_\d+\.txt$/.test(f))
+    .flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean))
+    .map((line) => Date.parse((JSON.parse(line) as { at: string }).at))
+    .sort((a, b) => a - b);
+}
+
+/** What the floor of a rollback needs to know about the stage it happened in. */
+export interface FloorContext {
+  /** Requests per second the canary took in that stage. */
+  canaryRps: number;
+  /** Share of canary requests the fault failed (ratio signals only). */
+  errorShare?: number;
+  /** From the fault onset to the end of the stage's planned duration (ms): a hold only starts there. */
+  untilStageEndMs: number;
+}
+
+/**
+ * The physical floor of a rollback: one scrape, one evaluation, and the window of
+ * its cause (a trigger's `for`, the further evaluations of a k-of-n signal), plus the
+ * time a ratio's window needs to hold a significant count of failures. A cause whose
+ * action is hold rolls back only after the stage's end and the bad-trend hold.
+ */
+export function rollbackFloor(plan: ReleasePlan, cause: string, ctx: FloorContext): { ms: number; why: string } {
+  const evalMs = plan.canary.evaluationInterval;
+  const parts: [string, number][] = [['scrape', SCRAPE_INTERVAL_MS], ['evaluation', evalMs]];
+  const signalId = cause.replace(/:versus-stable$/, '');
+  const sampling = ctx.errorShare ? samplingMs(plan, signalId, ctx.canaryRps, ctx.errorShare) : 0;
+  if (sampling) parts.push([`a significant count of failures at ${ctx.canaryRps} canary rps`, sampling]);
+  const trigger = plan.triggers.find((t) => t.id === cause);
+  const signal = plan.signals.find((s) => s.id === signalId);
+  let holds = true;
+  if (trigger) {
+    holds = trigger.action === 'hold';
+    if (trigger.for > 0) parts.push([`trigger window`, trigger.for]);
+  } else if (signal && signalId === cause) {
+    holds = signal.policy.onBreach === 'hold';
+    if (signal.policy.breachesToAct > 1) parts.push([`${signal.policy.breachesToAct - 1} more evaluation(s) for ${signal.policy.breachesToAct} breaches in ${signal.policy.window}`, (signal.policy.breachesToAct - 1) * evalMs]);
+  }
+  let ms = parts.reduce((sum, [, v]) => sum + v, 0);
+  if (holds) {
+    if (ctx.untilStageEndMs > ms) parts.push([`until the stage's end`, ctx.untilStageEndMs - ms]);
+    parts.push(['bad-trend hold', plan.canary.badTrendHold]);
+    ms = Math.max(ms, ctx.untilStageEndMs) + plan.canary.badTrendHold;
+  }
+  return { ms, why: `${parts.map(([what, v]) => `${what} ${(v / 1000).toFixed(1)}s`).join(' + ')} (${cause})` };
+}
+
+/**
+ * Makes the canary's 503 series exist before the canary takes traffic, as they do on a
+ * long-running instance: Prometheus' rate() cannot see the first increment of a new
+ * series, so a fresh canary's first few failures per route would otherwise be invisible.
+ */
+async function primeErrorSeries(target: DemoTarget): Promise<void> {
+  await target.setFault('canary', { kind: 'error-rate', intensity: 1 });
+  for (let i = 0; i < 2; i++) {
+    await fetch(`${target.urls.canary}/api/quote?symbol=THYAO`).then((r) => r.arrayBuffer());
+    await fetch(`${target.urls.canary}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `bench-prime-${Date.now()}-${i}` },
+      body: JSON.stringify({ symbol: 'THYAO', side: 'buy', quantity: 1, price: '10.00' }),
+    }).then((r) => r.arrayBuffer());
+  }
+  await target.clearFault('canary');
+  // Let the primed failures leave every rate window before the canary is judged.
+  await sleep(RATE_WINDOW_MS + 2 * SCRAPE_INTERVAL_MS);
+}
+
+async function runScenario(s: Scenario, client: ReleaseClient, prometheus: OwnPrometheus, ports: { router: number; stable: number; canary: number; routerAdmin: number }): Promise<ScenarioResult> {
+  const target = await startDemoTarget({ ports, baselineErrorRate: NOISE, load: { rps: RPS, seed: s.seed ?? 7 } });
+  await primeErrorSeries(target);
+  const recorder = await startWeightRecorder(`http://127.0.0.1:${ports.routerAdmin}`);
+  const env: Env = { target, prometheus, recorder };
+  const stamp = `${Date.now()}`;
+  const plan = loadPlanFileWith(PLAN_FILE, {
+    version: `v1.4.0-bench.${stamp}`,
+    // Straight to the checks and the canary; one first-night check.
+    timeline: { freeze: '0m', warRoom: '0m', preflight: '0m', blastRadius: '0m', redTeam: '0m', greenButton: '0m', goNoGo: '0m' },
+    firstNight: { rhythm: [{ until: '1m', every: '1m' }] },
+    traffic: { router: 'local', adminUrl: recorder.url },
+    target: { canaryUrl: target.urls.canary, stableUrl: target.urls.stable, featureFlagsUrl: `${target.urls.canary}/api/flags` },
+  });
+  let status: ReleaseStatus | undefined;
+  let injection: Injection | undefined;
+  let restoredAt: number | undefined;
+  let pagedAt: number | undefined;
+  let canaryStart: number | undefined;
+  try {
+    const { release } = await client.start(plan, 'deniz');
+    const deadline = Date.now() + SCENARIO_LIMIT_MS;
+    let approved = false;
+    for (;;) {
+      status = await client.status(release).catch(() => status);
+      if (status) {
+        if (!approved && status.gates.go.state === 'open') {
+          approved = true;
+          await client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'bench: go', override: true });
+        }
+        if (status.stage && canaryStart === undefined) canaryStart = Date.now();
+        // Inject once the router carries the stage's traffic, so the onset is inside the stage.
+        if (s.inject && !injection && status.stage && status.stage.index + 1 >= (s.stage ?? 1) && status.canaryWeight === status.stage.traffic) {
+          injection = await s.inject(env, () => status!);
+          void injection.done?.then(() => { restoredAt = Date.now(); });
+          console.log(`  ${s.name}: fault injected at stage ${status.stage.index + 1} (${status.stage.traffic}%)`);
+        }
+        if (injection && status.paged && pagedAt === undefined) pagedAt = Date.now();
+        if (status.verdict !== 'running') break;
+      }
+      if (Date.now() > deadline) throw new Error(`${s.name}: no verdict within ${SCENARIO_LIMIT_MS / 1000}s (phase ${status?.phase})`);
+      await sleep(100);
+    }
+    await injection?.done;
+    const zero = injection ? recorder.history.find((c) => c.current === 0 && c.at >= injection!.onset) : undefined;
+    // Weight changes while a held fault lasted (until it was restored): none is the expected answer.
+    const faultEnd = restoredAt ?? zero?.at ?? Date.now();
+    const during = injection ? recorder.history.filter((c) => c.at >= injection!.onset && c.at <= faultEnd).map((c) => c.current) : [];
+    const cause = status!.rollback?.cause;
+    const stageIndex = (status!.rollback?.stage ?? 1) - 1;
+    const share = plan.canary.stages[stageIndex]?.traffic ?? 0;
+    const stageEnd = Date.parse(status!.stages[stageIndex]?.startedAt ?? '') + (plan.canary.stages[stageIndex]?.duration ?? 0);
+    const floor = cause && injection ? rollbackFloor(plan, cause, {
+      canaryRps: (RPS * share) / 100, errorShare: s.errorShare, untilStageEndMs: Math.max(0, stageEnd - injection.onset),
+    }) : undefined;
+    const verdict = status!.verdict;
+    const held = s.holdsWeight ? pagedAt !== undefined && during.length === 0 : true;
+    const cycles = injection ? evaluationTimes(status!.release).filter((t) => t >= injection!.onset && t <= (zero?.at ?? faultEnd)) : [];
+    const slowestCycleMs = cycles.slice(1).reduce((max, t, i) => Math.max(max, t - cycles[i]!), 0) || undefined;
+    return {
+      name: s.name, what: s.what, expected: s.expected, verdict, ok: verdict === s.expected && held,
+      cause, reason: status!.rollback?.reason,
+      toZeroMs: zero && injection ? zero.at - injection.onset : undefined,
+      floorMs: floor?.ms, floorWhy: floor?.why,
+      toPageMs: pagedAt && injection ? pagedAt - injection.onset : undefined,
+      slowestCycleMs,
+      weightsDuringFault: s.holdsWeight ? during : undefined,
+      stagesPassed: status!.stages.filter((st) => st.state === 'passed').length,
+      canaryMs: canaryStart ? Date.now() - canaryStart : undefined,
+      at: new Date().toISOString(),
+    };
+  } finally {
+    await target.stop();
+    await recorder.close();
+  }
+}
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`;
+}
+
+export function renderSection(results: ScenarioResult[], command: string): string {
+  const lines = [
+    '## Canary judgment scenarios',
+    '',
+    `Produced by \`${command}\` (${new Date().toISOString().slice(0, 10)}, this 2-core machine, shared with other work).`,
+    `Each row is one full release of \`plans/demo.yaml\` (one plan minute per second: evaluation every 1 s, stages of 15 s,`,
+    `bad-trend hold 15 s, human wait limit 30 s) against the demo target at ${RPS} rps with ${NOISE * 100}% background 5xx on both tracks,`,
+    'scraped every second by a Prometheus of its own. "To 0%" runs from the fault onset to the router answering 0%;',
+    'the floor is one scrape interval + one evaluation interval + the window of the cause (a trigger\'s `for`, the',
+    'further evaluations of a k-of-n signal) and, for a ratio signal, the time its window needs to hold a significant',
+    'count of failures at the stage\'s traffic; a cause that holds rolls back only after the stage\'s end and the',
+    'bad-trend hold (spec: a bad trend holds, then is re-evaluated). Ratio = to 0% / floor. "Slowest eval',
+    'cycle" is the longest gap between two evaluations while the fault lasted: the plan asks for 1 s; more means the',
+    'machine (2 cores, shared with other test runs) delayed the worker, Prometheus or the Temporal server.',
+    '',
+    '| scenario | fault | expected | verdict | cause | to 0% | floor | ratio | slowest eval cycle | paged after | weights while held |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const ratio = r.toZeroMs !== undefined && r.floorMs ? (r.toZeroMs / r.floorMs).toFixed(2) : '-';
+    lines.push(`| ${r.name} | ${r.what} | ${r.expected} | ${r.ok ? '' : '**'}${r.verdict}${r.ok ? '' : '** (unexpected)'} | ${r.cause ?? '-'} | ${seconds(r.toZeroMs)} | ${seconds(r.floorMs)} | ${ratio} | ${seconds(r.slowestCycleMs)} | ${seconds(r.toPageMs)} | ${r.weightsDuringFault ? (r.weightsDuringFault.length ? r.weightsDuringFault.join(', ') : 'unchanged') : '-'} |`);
+  }
+  const floors = results.filter((r) => r.floorWhy).map((r) => `- ${r.name}: ${r.floorWhy}`);
+  if (floors.length) lines.push('', 'Floors:', '', ...floors);
+  return lines.join('\n') + '\n';
+}
+
+/** Replaces (or appends) the section in a markdown file, leaving the rest alone. */
+function writeSection(file: string, section: string): void {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const start = text.indexOf('## Canary judgment scenarios');
+  if (start < 0) return fs.writeFileSync(file, `${text.trimEnd()}\n\n${section}`);
+  const next = text.indexOf('\n## ', start + 1);
+  fs.writeFileSync(file, `${text.slice(0, start)}${section}${next < 0 ? '' : text.slice(next)}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { only: { type: 'string' }, write: { type: 'string' } } });
+  const only = values.only?.split(',').map((n) => n.trim());
+  const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+  if (unknown.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const chosen = SCENARIOS.filter((s) => !only || only.includes(s.name));
+
+  const config = loadConfig();
+  const ports = { router: await freePort(), stable: await freePort(), canary: await freePort(), routerAdmin: await freePort() };
+  const prometheus = await startOwnPrometheus({
+    jobs: { 'spark-demo': [`127.0.0.1:${ports.stable}`, `127.0.0.1:${ports.canary}`], 'spark-router': [`127.0.0.1:${ports.routerAdmin}`] },
+  });
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const taskQueue = `bench-scenarios-${process.pid}`;
+  const worker = await createReleaseWorker({ config: { ...config, prometheusUrl: prometheus.url }, taskQueue, workflowBundle: await workflowBundle(), metricsPort: null });
+  const running = worker.run();
+  const client = await ReleaseClient.connect(taskQueue);
+  const resultsFile = path.join(config.runDir, 'bench', 'scenarios.json');
+  fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
+  const previous: ScenarioResult[] = fs.existsSync(resultsFile) ? JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ScenarioResult[] : [];
+  const results = new Map(previous.map((r) => [r.name, r]));
+  let failures = 0;
+  try {
+    for (const s of chosen) {
+      console.log(`${s.name}: ${s.what}`);
+      // A scenario that stopped Prometheus must not leave it stopped for the next.
+      const result = await runScenario(s, client, prometheus, ports).finally(() => prometheus.start());
+      if (!result.ok) failures += 1;
+      results.set(s.name, result);
+      console.log(`  -> ${result.verdict}${result.cause ? ` (${result.cause})` : ''}; to 0%: ${seconds(result.toZeroMs)}, floor ${seconds(result.floorMs)}; paged after ${seconds(result.toPageMs)}${result.ok ? '' : '  UNEXPECTED'}`);
+      fs.writeFileSync(resultsFile, JSON.stringify(SCENARIOS.map((x) => results.get(x.name)).filter(Boolean), null, 2));
+    }
+  } finally {
+    await client.close();
+    worker.shutdown();
+    await running;
+    await prometheus.close();
+  }
+  const ordered = SCENARIOS.map((x) => results.get(x.name)).filter((r): r is ScenarioResult => r !== undefined);
+  if (values.write) writeSection(values.write, renderSection(ordered, 'npx tsx bench/scenarios.ts --write docs/benchmarks.md'));
+  console.log(`results: ${resultsFile}${values.write ? `; section written to ${values.write}` : ''}`);
+  process.exitCode = failures === 0 ? 0 : 1;
+}
+
+if (require.main === module) {
+  // Exit explicitly: the Temporal runtime keeps the event loop alive after the worker stops.
+  main().then(() => process.exit(process.exitCode ?? 0), (err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,100 @@
+// A Prometheus of our own on a free loopback port, for tests and benchmarks that
+// must not disturb the shared one (scripts/services.sh): they scrape their own
+// targets, and may stop and restart it to simulate an outage. The data directory
+// survives a restart, as a real server's would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import YAML from 'yaml';
+import { loadConfig } from '../../src/config';
+
+export interface OwnPrometheus {
+  url: string;
+  port: number;
+  /** Stops the server (SIGTERM, then SIGKILL); resolves when it has exited. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same data; does nothing while it runs. */
+  start(): Promise<void>;
+  /** Stops it and deletes its data. */
+  close(): Promise<void>;
+}
+
+export interface OwnPrometheusOptions {
+  /** Scrape jobs: job name to `host:port` targets. */
+  jobs: Record<string, string[]>;
+  scrapeInterval?: string;
+  port?: number;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function ready(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function startOwnPrometheus(opts: OwnPrometheusOptions): Promise<OwnPrometheus> {
+  const port = opts.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-prometheus-'));
+  const interval = opts.scrapeInterval ?? '1s';
+  const config = {
+    global: { scrape_interval: interval, evaluation_interval: interval },
+    scrape_configs: Object.entries(opts.jobs).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets }] })),
+  };
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify(config));
+  const binary = path.join(loadConfig().toolsBin, 'prometheus');
+  let child: ChildProcess | null = null;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = async () => {
+    if (child && child.exitCode === null) return; // already running: a second one could not bind the port
+    const log = fs.openSync(path.join(dir, 'prometheus.log'), 'a');
+    const proc = spawn(binary, [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ], { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    child = proc;
+    exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    const deadline = Date.now() + 30_000;
+    while (!(await ready(url))) {
+      if (proc.exitCode !== null) throw new Error(`prometheus on port ${port} exited: ${fs.readFileSync(path.join(dir, 'prometheus.log'), 'utf8').slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`prometheus on port ${port} not ready within 30 s`);
+      await sleep(100);
+    }
+  };
+  const stop = async () => {
+    const proc = child;
+    if (!proc || proc.exitCode !== null) return;
+    proc.kill('SIGTERM');
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(kill);
+    child = null;
+  };
+  await start();
+  return {
+    url, port, stop, start,
+    async close() {
+      await stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
