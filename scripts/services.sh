@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Starts, stops and inspects the real services spark-release talks to, all on loopback:
-# the Temporal dev server (with its Web UI), PostgreSQL and Prometheus.
+# the Temporal dev server (with its Web UI), PostgreSQL, pgBouncer (in front of the demo
+# target's database) and Prometheus.
 #
-#   bash scripts/services.sh up|down|status|reset [postgres|prometheus|temporal ...]
+#   bash scripts/services.sh up|down|status|reset [postgres|pgbouncer|prometheus|temporal ...]
 #
 # up      starts what is not running and returns once every service answers (idempotent)
 # down    stops what `up` started (pid files and pg_ctl), nothing else
 # status  one line per service; exits 0 only if every named service answers
 # reset   down, then deletes the services' data
-# With no service named, the command applies to all three.
+# With no service named, the command applies to all of them.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -16,8 +17,8 @@ export SPARK_FIXTURE_METRICS_PORT="${SPARK_FIXTURE_METRICS_PORT:-18095}"
 # Seconds each service gets to answer before `up` gives up on it.
 SPARK_SERVICES_TIMEOUT="${SPARK_SERVICES_TIMEOUT:-90}"
 
-# PostgreSQL first: its port lies in the ephemeral range from which Temporal picks its internal ports.
-ALL_SERVICES=(postgres prometheus temporal)
+# PostgreSQL and pgBouncer first: their ports lie in the ephemeral range from which Temporal picks its internal ports.
+ALL_SERVICES=(postgres pgbouncer prometheus temporal)
 # Search attributes the release workflow sets; registered in the "default" namespace.
 SEARCH_ATTRIBUTES=(SparkService=Keyword SparkVersion=Keyword SparkPhase=Keyword
   SparkStage=Int SparkCanaryWeight=Int SparkVerdict=Keyword)
@@ -139,10 +140,10 @@ postgres_up() {
   local log="$logs/postgres.log"
   if ! pg_running; then
     require_free_port "$SPARK_PG_PORT" postgres
-    local home data socket
-    home="$(pg_home)"; data="$home/pg"; socket="$home/pg-socket"
-    mkdir -p "$home" "$data" "$socket"
-    if ((EUID == 0)); then chown postgres:postgres "$data" "$socket"; fi
+    local home data socket archive
+    home="$(pg_home)"; data="$home/pg"; socket="$home/pg-socket"; archive="$home/pg-wal-archive"
+    mkdir -p "$home" "$data" "$socket" "$archive"
+    if ((EUID == 0)); then chown postgres:postgres "$data" "$socket" "$archive"; fi
     chmod 700 "$data"
     if [[ ! -s "$data/PG_VERSION" ]]; then
       say "postgres: initdb $data"
@@ -153,7 +154,7 @@ postgres_up() {
     say "postgres: starting on 127.0.0.1:$SPARK_PG_PORT"
     # The server's output goes to pg_ctl's stdout, opened here, so postgres needs no write access to $logs.
     as_pg "$pg_bindir/pg_ctl" start -D "$data" -w -t "$SPARK_SERVICES_TIMEOUT" \
-      -o "-c listen_addresses=127.0.0.1 -p $SPARK_PG_PORT -c unix_socket_directories=$socket" \
+      -o "-c listen_addresses=127.0.0.1 -p $SPARK_PG_PORT -c unix_socket_directories=$socket -c archive_mode=on -c archive_command='test ! -f $archive/%f && cp %p $archive/%f'" \
       >>"$log" 2>&1 || { tail -n 20 "$log" >&2; die "postgres did not start; see $log"; }
   fi
   wait_until_ready postgres "$log" "" pg_ready
@@ -162,10 +163,14 @@ postgres_up() {
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'spark') THEN
         CREATE ROLE spark LOGIN SUPERUSER PASSWORD 'spark';
       END IF; END \$\$;" >>"$log" 2>&1 || die "postgres: could not create role spark; see $log"
-  if [[ "$(pg_admin_sql -tA -c "SELECT 1 FROM pg_database WHERE datname = 'spark'")" != 1 ]]; then
-    pg_admin_sql -c "CREATE DATABASE spark OWNER spark" >>"$log" 2>&1 \
-      || die "postgres: could not create database spark; see $log"
-  fi
+  # spark: the evidence ledger; spark_demo(_broken): the demo target's database and its broken variant.
+  local db
+  for db in spark spark_demo spark_demo_broken; do
+    if [[ "$(pg_admin_sql -tA -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]]; then
+      pg_admin_sql -c "CREATE DATABASE $db OWNER spark" >>"$log" 2>&1 \
+        || die "postgres: could not create database $db; see $log"
+    fi
+  done
 }
 
 postgres_down() {
@@ -188,9 +193,54 @@ postgres_status() {
 postgres_reset() {
   [[ -s "$pg_home_record" ]] || return 0
   local home; home="$(pg_home)"
-  rm -rf "$home/pg" "$home/pg-socket" "$pg_home_record"
+  rm -rf "$home/pg" "$home/pg-socket" "$home/pg-wal-archive" "$pg_home_record"
   if [[ "$home" != "$run" ]]; then rmdir "$home" 2>/dev/null || true; fi
 }
+
+# ---------------------------------------------------------------- pgBouncer
+
+# Transaction-mode pooler in front of the demo target's database (deploy/demo-postgres/pgbouncer.ini.tmpl).
+pgbouncer_ready() { "$pg_bindir/pg_isready" -q -h 127.0.0.1 -p "$SPARK_PGBOUNCER_PORT" -U spark -d pgbouncer; }
+
+pgbouncer_up() {
+  local log="$logs/pgbouncer.log" pid dir
+  # Its files live beside the database's, where the OS user it drops to (postgres, as root) can read them.
+  dir="$(pg_home)/pgbouncer"
+  mkdir -p "$dir"
+  printf '"spark" "spark"\n' >"$dir/userlist.txt"
+  PGBOUNCER_DIR="$dir" PGBOUNCER_OS_USER="$( ((EUID == 0)) && echo postgres)" SPARK_TEMPLATE_EMPTY_OK=PGBOUNCER_OS_USER \
+    render_template "$SPARK_ROOT/deploy/demo-postgres/pgbouncer.ini.tmpl" >"$dir/pgbouncer.ini"
+  if ((EUID == 0)); then chown -R postgres:postgres "$dir"; fi
+  chmod 600 "$dir/userlist.txt"
+  pid="$(live_pid pgbouncer)"
+  if [[ -z "$pid" ]]; then
+    require_free_port "$SPARK_PGBOUNCER_PORT" pgbouncer
+    say "pgbouncer: starting on 127.0.0.1:$SPARK_PGBOUNCER_PORT"
+    start_detached pgbouncer "$log" "$bin/pgbouncer" "$dir/pgbouncer.ini"
+    pid="$(cat "$run/pgbouncer.pid")"
+  else
+    kill -HUP "$pid" # re-reads pgbouncer.ini and the userlist
+  fi
+  wait_until_ready pgbouncer "$log" "$pid" pgbouncer_ready
+}
+
+pgbouncer_down() {
+  local pid; pid="$(live_pid pgbouncer)"
+  if [[ -n "$pid" ]]; then say "pgbouncer: stopping pid $pid"; stop_pid "$pid" pgbouncer 10; fi
+  rm -f "$run/pgbouncer.pid"
+}
+
+pgbouncer_status() {
+  local where="127.0.0.1:$SPARK_PGBOUNCER_PORT" pid; pid="$(live_pid pgbouncer)"
+  if [[ -z "$pid" ]]; then echo "pgbouncer   stopped     $where"; return 1; fi
+  if pgbouncer_ready; then
+    echo "pgbouncer   running     $where  pid $pid  url $SPARK_TARGET_DATABASE_URL  admin $SPARK_TARGET_PGBOUNCER_ADMIN_URL"
+  else
+    echo "pgbouncer   not-ready   $where  pid $pid  log $logs/pgbouncer.log"; return 1
+  fi
+}
+
+pgbouncer_reset() { [[ -s "$pg_home_record" ]] && rm -rf "$(pg_home)/pgbouncer" || true; }
 
 # ---------------------------------------------------------------- Prometheus
 
@@ -200,17 +250,23 @@ prom_ready() { [[ "$(http_code GET "$SPARK_PROM_PORT" /-/ready)" == 200 ]]; }
 
 rules_dir="$SPARK_ROOT/deploy/prometheus/rules"
 
-# Renders deploy/prometheus/prometheus.yml.tmpl into $prom_dir/prometheus.yml; every ${NAME}
-# must be a set variable. promtool validates it together with the rule files it names.
-render_prometheus_config() {
-  local template="$SPARK_ROOT/deploy/prometheus/prometheus.yml.tmpl" out="$prom_dir/prometheus.yml"
-  local text name
+# Prints TEMPLATE with every ${NAME} replaced by that variable, which must be set (or listed in
+# SPARK_TEMPLATE_EMPTY_OK, which may be empty).
+render_template() {
+  local template="$1" text name
   text="$(cat "$template")"
   for name in $(grep -o '\${[A-Z_][A-Z0-9_]*}' "$template" | sort -u | tr -d '${}'); do
-    [[ -n "${!name:-}" ]] || die "prometheus: $template uses \${$name}, which is not set"
-    text="${text//"\${$name}"/${!name}}"
+    [[ -n "${!name:-}" || " ${SPARK_TEMPLATE_EMPTY_OK:-} " == *" $name "* ]] || die "$template uses \${$name}, which is not set"
+    text="${text//"\${$name}"/${!name:-}}"
   done
-  printf '%s\n' "$text" >"$out.new"
+  printf '%s\n' "$text"
+}
+
+# Renders deploy/prometheus/prometheus.yml.tmpl into $prom_dir/prometheus.yml.
+# promtool validates it together with the rule files it names.
+render_prometheus_config() {
+  local template="$SPARK_ROOT/deploy/prometheus/prometheus.yml.tmpl" out="$prom_dir/prometheus.yml"
+  render_template "$template" >"$out.new"
   "$bin/promtool" check config "$out.new" >"$logs/promtool.log" 2>&1 \
     || { cat "$logs/promtool.log" >&2; die "prometheus: config or rule files invalid (see above); nothing reloaded"; }
   mv "$out.new" "$out"
@@ -364,6 +420,7 @@ case "$command" in
     echo "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS"
     echo "DATABASE_URL=$DATABASE_URL"
     echo "PROMETHEUS_URL=$PROMETHEUS_URL"
+    echo "SPARK_TARGET_DATABASE_URL=$SPARK_TARGET_DATABASE_URL"
     ;;
   down)
     for s in "${services[@]}"; do "${s}_down"; done

@@ -27,7 +27,8 @@ echo "[test] jest"
 results="$SPARK_RUN_DIR/jest-results.json"
 rm -f "$results"
 code=0
-npx jest --runInBand --ci --json --outputFile="$results" "$@" || code=$?
+# --forceExit: a Temporal native runtime handle can outlive the last suite; without it jest may never exit.
+npx jest --runInBand --ci --forceExit --json --outputFile="$results" "$@" || code=$?
 
 # A plain closing line, so a reader of the log (or CI) sees how many tests ran.
 if [[ -s "$results" ]]; then

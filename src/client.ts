@@ -1,18 +1,32 @@
 // `spark-release`: start, watch, steer and verify releases from a terminal.
+import fs from 'node:fs';
 import os from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createPostgresLedger } from './adapters/ledger/postgres';
+import { completenessOf } from './evidence/completeness';
 import { loadConfig } from './config';
 import { formatStatus, formatProgress } from './cli/format';
+import { renderOperatorCard } from './plan/card';
 import { loadPlanFileWith } from './plan/loader';
 import { PlanError } from './plan/schema';
-import { ReleaseClient, ReleaseCommandError } from './release-client';
-import { parseControl, parseGateDecision, RefusedError } from './workflows/validate';
-import { statusQuery, type ReleaseStatus } from './workflows/messages';
+import { exportRules, renderRuleFile } from './rules/export';
+import { assertLicencePolicy } from './ritual/licence';
+import { verifySignedFile } from './ritual/verify';
+import { ReleaseClient, ReleaseCommandError, releaseId } from './release-client';
+import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver, RefusedError } from './workflows/validate';
+import { statusQuery, type CanaryControlAction, type ReleaseStatus } from './workflows/messages';
+import { registerSearchAttributesCommand } from './workflows/visibility';
+import { previewRollback } from './cli/rollback-preview';
 
 /** Who is acting: --as, else SPARK_RELEASE_USER, else the OS user. */
 function actor(as: string | undefined): string {
   return as ?? process.env.SPARK_RELEASE_USER ?? os.userInfo().username;
+}
+
+function stageNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a stage number: 1, 2, ...');
+  return n;
 }
 
 function timeScale(value: string): number {
@@ -70,10 +84,15 @@ export function buildCli(print: (line: string) => void = console.log, printError
     .option('--watch', 'follow the release until it ends')
     .action(async (file: string, opts: { as?: string; dryRun?: boolean; timeScale?: number; watch?: boolean }) => {
       const plan = loadPlanFileWith(file, opts.timeScale ? { timeScale: opts.timeScale } : {});
+      assertLicencePolicy(plan, file);
       await withClient(async (client) => {
         const started = await client.start(plan, actor(opts.as), opts.dryRun ?? false);
         print(`started ${started.release} (run ${started.runId})${opts.dryRun ? ' as a dry run' : ''}`);
         print(`Temporal UI: ${loadConfig().temporalUiUrl}/namespaces/${process.env.TEMPORAL_NAMESPACE ?? 'default'}/workflows/${started.release}`);
+        if (started.missingSearchAttributes.length) {
+          printError(`warning: the namespace lacks the search attributes ${started.missingSearchAttributes.join(', ')}; this release runs without them. Register them with:`);
+          printError(registerSearchAttributesCommand(process.env.TEMPORAL_NAMESPACE ?? 'default', started.missingSearchAttributes));
+        }
         if (opts.watch) await watchRelease(client, started.release, print);
       });
     });
@@ -122,28 +141,74 @@ export function buildCli(print: (line: string) => void = console.log, printError
       });
   }
 
-  for (const kind of ['abort', 'hold', 'resume'] as const) {
-    program
-      .command(kind)
-      .description(kind === 'abort' ? 'stop a release; traffic goes back to 0% through the rollback path' : kind === 'hold' ? 'pause the current canary stage' : 'resume a held stage')
+  program
+    .command('abort')
+    .description('stop a release (anyone of the plan); traffic goes back to 0% through the rollback path')
+    .argument('<release>')
+    .requiredOption('--reason <text>', 'why (recorded with your name)')
+    .option('--as <person>', 'who (default: $SPARK_RELEASE_USER or your user name)')
+    .action(async (release: string, opts: { reason: string; as?: string }) => {
+      const control = parseControl({ by: actor(opts.as), reason: opts.reason });
+      await withClient(async (client) => {
+        await client.control(release, 'abort', control);
+        print(`abort sent to ${release} as ${actor(opts.as)}; \`spark-release status ${release}\` shows whether it was accepted`);
+      });
+    });
+
+  // The same updates and validators as Slack's buttons: a refusal comes back at once, saying why.
+  const canaryCommands: [CanaryControlAction, string][] = [
+    ['hold', 'pause the current canary stage; its clock stops until resume (incident commander or delegate)'],
+    ['resume', 'resume a held stage (incident commander or delegate)'],
+    ['promote', 'end the current stage now and go to the next (incident commander or delegate; the reason is recorded)'],
+    ['rollback', 'roll the canary back to 0% now through the rollback path (incident commander or delegate)'],
+  ];
+  for (const [action, description] of canaryCommands) {
+    const command = program
+      .command(action)
+      .description(description)
       .argument('<release>')
       .requiredOption('--reason <text>', 'why (recorded with your name)')
       .option('--as <person>', 'who (default: $SPARK_RELEASE_USER or your user name)')
-      .action(async (release: string, opts: { reason: string; as?: string }) => {
-        const control = parseControl({ by: actor(opts.as), reason: opts.reason });
-        await withClient(async (client) => {
-          await client.control(release, kind, control);
-          print(`${kind} sent to ${release} as ${actor(opts.as)}; \`spark-release status ${release}\` shows whether it was accepted`);
-        });
+      .option('--stage <n>', 'refuse unless this stage (1-based) is the one running', stageNumber);
+    if (action === 'rollback') command.option('--dry-run', 'show what a rollback would change; send nothing');
+    command.action(async (release: string, opts: { reason: string; as?: string; stage?: number; dryRun?: boolean }) => {
+      const input = { release, by: actor(opts.as), reason: opts.reason, ...(opts.stage ? { stage: opts.stage } : {}) };
+      parseCanaryControl({ ...input, runId: '(current run)' }); // bad input is refused before connecting
+      await withClient(async (client) => {
+        if (opts.dryRun) {
+          const [status, plan] = await Promise.all([client.status(release), client.plan(release)]);
+          for (const line of previewRollback(status, plan, input.by, opts.reason, opts.stage)) print(line);
+          return;
+        }
+        const record = await client.canaryControl(action, input);
+        print(`${action} accepted for ${release} at stage ${record.stage}, recorded as ${record.by}: ${record.reason}`);
       });
+    });
   }
+
+  program
+    .command('handover')
+    .description('hand the war-room to another person of the plan as incident commander (the commander or a delegate)')
+    .argument('<release>')
+    .requiredOption('--to <person>', 'the new incident commander (a person of the plan)')
+    .option('--reason <text>', 'why (recorded with your name)')
+    .option('--as <person>', 'who hands over (default: $SPARK_RELEASE_USER or your user name)')
+    .action(async (release: string, opts: { to: string; reason?: string; as?: string }) => {
+      const input = { release, by: actor(opts.as), to: opts.to, reason: opts.reason ?? `hand-over to ${opts.to}` };
+      parseHandOver({ ...input, runId: '(current run)' });
+      await withClient(async (client) => {
+        const record = await client.handOver(input);
+        print(`${release}: incident commander is now ${record.to} (handed over by ${record.by})`);
+      });
+    });
 
   const evidence = program.command('evidence').description('the evidence ledger');
   evidence
     .command('verify')
-    .description('recompute the hash chain of a release and report the first broken link')
+    .description('recompute the hash chain of a release and report the first broken link; then list the evidence files the phases it reached owe, and which are missing')
     .argument('<release>')
-    .action(async (release: string) => {
+    .option('--plan <file>', 'judge completeness against this plan (default: the plan the release recorded)')
+    .action(async (release: string, opts: { plan?: string }) => {
       const config = loadConfig();
       const ledger = await createPostgresLedger({ databaseUrl: config.databaseUrl, evidenceDir: config.evidenceDir });
       try {
@@ -156,9 +221,24 @@ export function buildCli(print: (line: string) => void = console.log, printError
           print(`BROKEN: ${release} record seq ${b.seq} (${b.key}): ${b.problem}: ${b.detail}`);
           outcome.exitCode = 1;
         }
+        const completeness = completenessOf(await ledger.list(release), opts.plan ? loadPlanFileWith(opts.plan, {}) : undefined);
+        for (const line of completeness.lines) print(line);
+        if (!completeness.ok) outcome.exitCode = 1;
       } finally {
         await ledger.close();
       }
+    });
+
+  program
+    .command('provenance')
+    .description('signed evidence (DSSE envelopes, Ed25519)')
+    .command('verify')
+    .description('verify build_provenance_<v>.json or go_nogo_signed_<v>.txt with the signer\'s public key')
+    .argument('<file>')
+    .requiredOption('--key <public.pem>', 'the signer\'s Ed25519 public key (PEM)')
+    .option('--artifact <files...>', 'also check that these files (e.g. sbom_<v>.json) are subjects of the provenance')
+    .action((file: string, opts: { key: string; artifact?: string[] }) => {
+      for (const line of verifySignedFile(file, opts.key, opts.artifact ?? [])) print(line);
     });
 
   const planCmd = program.command('plan').description('release plans');
@@ -168,7 +248,36 @@ export function buildCli(print: (line: string) => void = console.log, printError
     .argument('<plan>')
     .action((file: string) => {
       const plan = loadPlanFileWith(file, {});
+      assertLicencePolicy(plan, file);
       print(`OK: ${plan.service} ${plan.version}: ${plan.canary.stages.length} stages, ${plan.signals.length} signals, ${plan.triggers.length} triggers, time scale ${plan.timeScale}`);
+    });
+  planCmd
+    .command('card')
+    .description('render a plan as the one-page operator card (markdown): stages, signals, triggers, commands')
+    .argument('<plan>')
+    .option('--out <file>', 'write the card to this file instead of printing it')
+    .action((file: string, opts: { out?: string }) => {
+      const plan = loadPlanFileWith(file, {});
+      const card = renderOperatorCard(plan, { planFile: file, release: releaseId(plan.service, plan.version) });
+      if (opts.out) fs.writeFileSync(opts.out, card);
+      else print(card.trimEnd());
+    });
+
+  program
+    .command('rules')
+    .description('Prometheus rules from a plan')
+    .command('export')
+    .description('write recording rules for the signals, an alert per trigger and the SLO burn-rate alerts (check with promtool check rules)')
+    .argument('<plan>')
+    .option('--out <file>', 'write the rule file here instead of printing it')
+    .action((file: string, opts: { out?: string }) => {
+      const plan = loadPlanFileWith(file, {});
+      const text = renderRuleFile(plan, file);
+      if (!opts.out) return print(text.trimEnd());
+      fs.writeFileSync(opts.out, text);
+      const groups = exportRules(plan).groups;
+      const alerts = groups.flatMap((g) => g.rules).filter((r) => 'alert' in r).length;
+      print(`wrote ${opts.out}: ${groups.flatMap((g) => g.rules).length - alerts} recording rules and ${alerts} alerts for ${plan.service} ${plan.version}`);
     });
 
   return program;

@@ -5,15 +5,19 @@ import {
   WorkflowNotFoundError, WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { status } from '@grpc/grpc-js';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { renderPlanOverview } from './plan/card';
 import type { ReleasePlan } from './plan/schema';
 import { temporalSettings } from './temporal';
 import { loadConfig } from './config';
 import {
-  abortSignal, decideGateUpdate, holdSignal, resumeSignal, statusQuery,
-  type ControlInput, type GateDecisionInput, type GateDecisionResult, type ReleaseStatus,
+  abortSignal, canaryControlUpdates, decideGateUpdate, handOverUpdate, holdSignal, planQuery, resumeSignal, statusQuery,
+  type CanaryControlAction, type CanaryControlInput, type ControlInput, type DecisionRecord, type GateDecisionInput,
+  type GateDecisionResult, type HandOverInput, type ReleaseStatus,
 } from './workflows/messages';
-import { parseControl, parseGateDecision } from './workflows/validate';
+import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver } from './workflows/validate';
 import type { ReleaseInput, ReleaseResult } from './workflows/release';
+import { SEARCH_ATTRIBUTES } from './workflows/visibility';
 
 export class ReleaseCommandError extends Error {
   override name = 'ReleaseCommandError';
@@ -44,9 +48,23 @@ export class ReleaseClient {
     await this.connection?.close();
   }
 
-  async start(plan: ReleasePlan, initiator: string, dryRun = false): Promise<{ release: string; runId: string }> {
-    const release = releaseId(plan.service, plan.version) + (dryRun ? '-dry-run' : '');
-    const input: ReleaseInput = { plan, initiator, dryRun };
+  /** Spark* search attributes the namespace lacks (all of them when it cannot be asked). */
+  async missingSearchAttributes(): Promise<string[]> {
+    const names = Object.values(SEARCH_ATTRIBUTES);
+    try {
+      const { customAttributes } = await this.client.connection.operatorService.listSearchAttributes({ namespace: this.client.options.namespace });
+      return names.filter((k) => customAttributes?.[k.name] !== encodeSearchAttributeIndexedValueType(k.type)).map((k) => k.name);
+    } catch {
+      return names.map((k) => k.name);
+    }
+  }
+
+  async start(plan: ReleasePlan, initiator: string, dryRun = false): Promise<{ release: string; runId: string; missingSearchAttributes: string[] }> {
+    // Every rehearsal is a release of its own: its evidence never mixes with another's.
+    const release = releaseId(plan.service, plan.version) + (dryRun ? `-dry-run-${Date.now().toString(36)}` : '');
+    // Upserting an attribute the namespace lacks fails the workflow task: the workflow sets them only when all exist.
+    const missingSearchAttributes = await this.missingSearchAttributes();
+    const input: ReleaseInput = { plan, initiator, dryRun, searchAttributes: missingSearchAttributes.length === 0 };
     try {
       const handle = await this.client.workflow.start('releaseWorkflow', {
         workflowId: release,
@@ -56,8 +74,9 @@ export class ReleaseClient {
         workflowIdReusePolicy: dryRun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.REJECT_DUPLICATE,
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
         staticSummary: `${plan.service} ${plan.version}${dryRun ? ' (dry run)' : ''}: started by ${initiator}`,
+        staticDetails: renderPlanOverview(plan),
       });
-      return { release, runId: handle.firstExecutionRunId };
+      return { release, runId: handle.firstExecutionRunId, missingSearchAttributes };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         throw new ReleaseCommandError(
@@ -93,22 +112,54 @@ export class ReleaseClient {
     return handle.result() as Promise<ReleaseResult>;
   }
 
-  /** Sends a gate decision bound to the release's current run (or the given one). */
-  async decide(input: Omit<GateDecisionInput, 'runId'> & { runId?: string }): Promise<GateDecisionResult> {
-    const { handle, runId } = await this.handle(input.release, input.runId);
-    const decision = parseGateDecision({ ...input, runId: input.runId ?? runId });
+  /** The plan a release runs (people, approvers, delegates), as it recorded it. */
+  async plan(release: string, runId?: string): Promise<ReleasePlan> {
+    const { handle } = await this.handle(release, runId);
+    return handle.query(planQuery);
+  }
+
+  /** The release's current run (or the given one), refused when that run has ended: nothing can change it any more. */
+  private async running(release: string, runId?: string) {
+    const found = await this.handle(release, runId);
+    if (found.description.status.name !== 'RUNNING') {
+      throw new ReleaseCommandError(`release ${release} run ${found.runId} has ended (${found.description.status.name}); nothing can change it any more`);
+    }
+    return found;
+  }
+
+  /** Runs an update; a validator's refusal becomes a ReleaseCommandError that says why. */
+  private async refusable<T>(send: () => Promise<T>): Promise<T> {
     try {
-      return await handle.executeUpdate(decideGateUpdate, { args: [decision] });
+      return await send();
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ReleaseCommandError(`refused: ${err.cause?.message ?? err.message}`);
       throw err;
     }
   }
 
+  /** Sends a gate decision bound to the release's current run (or the given one). */
+  async decide(input: Omit<GateDecisionInput, 'runId'> & { runId?: string }): Promise<GateDecisionResult> {
+    const { handle, runId } = await this.running(input.release, input.runId);
+    const decision = parseGateDecision({ ...input, runId: input.runId ?? runId });
+    return this.refusable(() => handle.executeUpdate(decideGateUpdate, { args: [decision] }));
+  }
+
+  /** Hold, resume, promote now or roll back: the incident commander's (or a delegate's), checked by the workflow. */
+  async canaryControl(action: CanaryControlAction, input: Omit<CanaryControlInput, 'runId'> & { runId?: string }): Promise<DecisionRecord> {
+    const { handle, runId } = await this.running(input.release, input.runId);
+    const control = parseCanaryControl({ ...input, runId: input.runId ?? runId });
+    return this.refusable(() => handle.executeUpdate(canaryControlUpdates[action], { args: [control] }));
+  }
+
+  async handOver(input: Omit<HandOverInput, 'runId'> & { runId?: string }): Promise<DecisionRecord> {
+    const { handle, runId } = await this.running(input.release, input.runId);
+    const handOver = parseHandOver({ ...input, runId: input.runId ?? runId });
+    return this.refusable(() => handle.executeUpdate(handOverUpdate, { args: [handOver] }));
+  }
+
   async control(release: string, kind: 'abort' | 'hold' | 'resume', input: ControlInput): Promise<void> {
     const control = parseControl(input);
-    const { handle, description } = await this.handle(release);
-    if (description.status.name !== 'RUNNING') throw new ReleaseCommandError(`release ${release} has ended (${description.status.name})`);
+    const { handle } = await this.running(release);
     const signal = kind === 'abort' ? abortSignal : kind === 'hold' ? holdSignal : resumeSignal;
     await handle.signal(signal, control);
   }

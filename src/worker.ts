@@ -1,14 +1,21 @@
 // Composition root: builds the adapters from configuration, registers the
 // activities and workflows, serves the worker's own metrics.
 import http from 'node:http';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { createActivities } from './activities';
+import { firstWriterWinsOnRetry } from './activities/evidence-retry';
 import { createPostgresLedger } from './adapters/ledger/postgres';
 import { createPrometheusProvider } from './adapters/metrics/prometheus';
+import { scmFromEnv } from './adapters/scm';
+import { notifierFromEnv } from './adapters/chat/slack';
+import { pagerFromEnv } from './adapters/pager';
 import type { TrafficConfig, TrafficRouter } from './adapters/traffic/router';
 import { createTrafficRouter } from './adapters/traffic';
 import { loadConfig, type LocalConfig } from './config';
+import { createPipelineMetrics, releasesByPhaseFrom } from './metrics/pipeline';
+import { bridgeRuntimeMetrics, installWorkerRuntime, type RuntimeMetricsBridge } from './metrics/runtime';
 import { temporalSettings } from './temporal';
 
 export interface ReleaseWorker {
@@ -29,6 +36,11 @@ export interface ReleaseWorkerOptions {
 export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Promise<ReleaseWorker> {
   const config = opts.config ?? loadConfig();
   const settings = temporalSettings();
+  const scm = scmFromEnv(); // before anything opens: a bad variable stops the worker at once
+  // Slack and the pager from SLACK_BOT_TOKEN / SLACK_API_URL and SPARK_PAGER_WEBHOOK / SPARK_PAGER_COMMAND;
+  // unset, every announcement and page is recorded as not delivered.
+  const notifier = notifierFromEnv();
+  const pager = pagerFromEnv();
   const ledger = await createPostgresLedger({ databaseUrl: config.databaseUrl, evidenceDir: config.evidenceDir });
   const metrics = createPrometheusProvider({ baseUrl: config.prometheusUrl, timeoutMs: 10_000 });
   const routers = new Map<string, TrafficRouter>();
@@ -39,14 +51,18 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
     return r;
   };
   const connection = await NativeConnection.connect(settings.connectionOptions);
+  const pipeline = createPipelineMetrics({ releasesByPhase: releasesByPhaseFrom(new Client({ connection, namespace: settings.namespace })) });
+  const runtimeMetrics = bridgeRuntimeMetrics(pipeline.registry);
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
     taskQueue: opts.taskQueue ?? config.taskQueue,
-    activities: createActivities({ ledger, metrics, router }),
+    // A retry after a worker crash keeps the evidence its first attempt wrote (src/activities/evidence-retry.ts).
+    activities: createActivities({ ledger: firstWriterWinsOnRetry(ledger), metrics, router, scm, pipeline, notifier, pager }),
+    sinks: pipeline.sinks,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });
-  const metricsServer = opts.metricsPort === null ? null : serveMetrics(opts.metricsPort ?? config.workerMetricsPort);
+  const metricsServer = opts.metricsPort === null ? null : serveMetrics(opts.metricsPort ?? config.workerMetricsPort, pipeline.registry, runtimeMetrics);
   return {
     worker,
     async run() {
@@ -54,6 +70,7 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
         await worker.run();
       } finally {
         metricsServer?.close();
+        runtimeMetrics.stop();
         await connection.close();
         await ledger.close();
       }
@@ -62,14 +79,13 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
   };
 }
 
-function serveMetrics(port: number): http.Server {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, labels: { component: 'spark-release-worker' } });
+function serveMetrics(port: number, registry: Registry, runtimeMetrics: RuntimeMetricsBridge): http.Server {
   const server = http.createServer(async (req, res) => {
     if (req.url !== '/metrics') {
       res.writeHead(404).end('not found: the worker serves /metrics\n');
       return;
     }
+    runtimeMetrics.drain();
     res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
   });
   server.on('error', (err) => console.error(`worker metrics: cannot listen on 127.0.0.1:${port}: ${err.message}`));
@@ -78,6 +94,7 @@ function serveMetrics(port: number): http.Server {
 }
 
 if (require.main === module) {
+  installWorkerRuntime();
   createReleaseWorker()
     .then((w) => {
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => w.shutdown());

@@ -6,13 +6,28 @@ import type { EvidenceInput, EvidenceLedger } from '../adapters/ledger/ledger';
 import type { InstantResult, MetricsProvider } from '../adapters/metrics/provider';
 import type { TrafficConfig, TrafficRouter } from '../adapters/traffic/router';
 import { CHECK_CATALOGUE, checkFiles } from '../plan/catalogue';
+import type { ScmAdapters } from '../adapters/scm';
+import type { PipelineMetrics } from '../metrics/pipeline';
+import type { Notifier } from '../adapters/chat/notifier';
+import type { Pager } from '../adapters/pager/pager';
 import { CHECKS } from './checks/registry';
+import { createNotifyActivities } from './notify';
+import { createCloseoutActivities, type CloseoutActivities } from './closeout';
+import { createRitualActivities, type RitualActivities } from './ritual';
 import type { CheckOutcome, ReleaseActivities, ReleaseRef, RunChecksRequest } from './types';
 
 export interface ActivityDeps {
   ledger: EvidenceLedger;
   metrics: MetricsProvider;
   router(config: TrafficConfig): TrafficRouter;
+  /** The worker's pipeline metrics (stage transitions, rollbacks, evaluations); absent in bare tests. */
+  pipeline?: PipelineMetrics;
+  /** Freeze labels and the release tag; absent means not configured (recorded as such). */
+  scm?: ScmAdapters;
+  /** Slack; absent means not configured, and every announcement records that it was not delivered. */
+  notifier?: Notifier;
+  /** Pages and escalations; absent means not configured (recorded as such). */
+  pager?: Pager;
 }
 
 /** Compact UTC stamp for evidence file names: 20261121T104500Z. */
@@ -54,30 +69,30 @@ function describe(result: InstantResult): string {
   }
 }
 
-export function createActivities(deps: ActivityDeps): ReleaseActivities {
+export function createActivities(deps: ActivityDeps): ReleaseActivities & CloseoutActivities & RitualActivities {
   const dryRunWeights = new Map<string, number>();
 
-  const runOne = async (req: RunChecksRequest, id: string): Promise<CheckOutcome> => {
+  /** Runs one check; its evidence is written by runChecks, with the phase's other checks. */
+  const runOne = async (req: RunChecksRequest, id: string): Promise<{ outcome: CheckOutcome; files: Record<string, string> }> => {
     const started = Date.now();
     const check = CHECKS[id];
     const base = { id, phase: req.phase, files: [] as string[] };
     if (!check) {
-      return { ...base, status: 'not-implemented', summary: `${CHECK_CATALOGUE[id]?.title ?? id}: not implemented; nothing was checked`, durationMs: 0 };
+      return { outcome: { ...base, status: 'not-implemented', summary: `${CHECK_CATALOGUE[id]?.title ?? id}: not implemented; nothing was checked`, durationMs: 0 }, files: {} };
     }
     try {
       const report = await withTimeout(req.timeoutMs, (signal) => check({ ...req, context: req.context, metrics: deps.metrics, signal }));
-      const files = Object.keys(report.files);
-      await deps.ledger.appendMany(
-        Object.entries(report.files).map(([file, body]) => evidence(req, `check/${req.phase}/${id}/${file}`, file, 'check', body)),
-      );
-      return { ...base, status: report.status, summary: report.summary, files, durationMs: Date.now() - started, data: report.data };
+      const outcome = { ...base, status: report.status, summary: report.summary, files: Object.keys(report.files), durationMs: Date.now() - started, data: report.data };
+      return { outcome, files: report.files };
     } catch (err) {
       const timedOut = err instanceof TimeoutError;
-      return { ...base, status: timedOut ? 'timeout' : 'error', summary: `${CHECK_CATALOGUE[id]?.title ?? id}: ${(err as Error).message}`, durationMs: Date.now() - started };
+      return { outcome: { ...base, status: timedOut ? 'timeout' : 'error', summary: `${CHECK_CATALOGUE[id]?.title ?? id}: ${(err as Error).message}`, durationMs: Date.now() - started }, files: {} };
     }
   };
 
   return {
+    ...createCloseoutActivities(deps),
+    ...createRitualActivities(deps),
     async recordEvidence(records) {
       await deps.ledger.appendMany(records);
       return records.length;
@@ -86,7 +101,12 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     async runChecks(req) {
       const heartbeat = setInterval(() => Context.current().heartbeat(), 5000);
       try {
-        const results = await Promise.all(req.checks.map((id) => runOne(req, id)));
+        const ran = await Promise.all(req.checks.map((id) => runOne(req, id)));
+        const results = ran.map((r) => r.outcome);
+        // A file several checks write (redteam_<v>.txt, micro_blast_<v>.log, ...) holds each one's section, in plan order.
+        const sections = new Map<string, string[]>();
+        for (const { files } of ran) for (const [file, body] of Object.entries(files)) sections.set(file, [...(sections.get(file) ?? []), body]);
+        await deps.ledger.appendMany([...sections].map(([file, bodies]) => evidence(req, `check/${req.phase}/${file}`, file, 'check', bodies.join('\n'))));
         const lines = results.map((r) => `${r.status.toUpperCase().padEnd(15)} ${r.id.padEnd(28)} ${r.durationMs}ms  ${r.summary}${r.status === 'not-implemented' ? ` (would write: ${checkFiles(r.id, req.version).join(', ')})` : ''}`);
         await deps.ledger.append(evidence(req, `checks/${req.phase}`, `checks_${req.phase}_${req.version}.txt`, 'check', `${req.phase} checks of ${req.release} (run ${req.runId})\n\n${lines.join('\n')}\n`));
         return results;
@@ -102,7 +122,9 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
         dryRunWeights.set(req.release, req.percent);
         return { previous, current: req.percent, detail: 'dry run: weight recorded, router untouched' };
       }
-      return deps.router(req.traffic).setCanaryWeight(req.percent);
+      const change = await deps.router(req.traffic).setCanaryWeight(req.percent);
+      deps.pipeline?.stageEntered(req.service, req.percent);
+      return change;
     },
 
     async readCanaryWeight(req) {
@@ -112,12 +134,20 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
 
     async evaluate(req) {
       if (req.flush.length > 0) await deps.ledger.appendMany(req.flush);
+      const started = Date.now();
       const results = await Promise.all(req.queries.map((q) => deps.metrics.instant(q)));
+      deps.pipeline?.evaluated((Date.now() - started) / 1000, results);
       return Object.fromEntries(req.queries.map((q, i) => [q, results[i]!]));
     },
 
+    async queryRanges(req) {
+      const results = await Promise.all(req.ranges.map((r) => deps.metrics.range(r.query, new Date(r.start), new Date(r.end), r.stepSeconds)));
+      return Object.fromEntries(req.ranges.map((r, i) => [r.key, results[i]!]));
+    },
+
     async rollback(req) {
-      if (req.flush.length > 0) await deps.ledger.appendMany(req.flush);
+      // Traffic first, evidence after: an unreachable evidence database must not hold the
+      // canary's traffic up. The queued records go in with the rollback's, in order.
       const stamp = fileStamp(req.requestedAt);
       const snapshot = async () => {
         const lines: string[] = [`at: ${new Date().toISOString()}`];
@@ -142,6 +172,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
       const completedAt = new Date().toISOString();
       const files = [`rollback_${stamp}.txt`, `metrics_before_rollback_${stamp}.txt`, `metrics_after_rollback_${stamp}.txt`];
       await deps.ledger.appendMany([
+        ...req.flush,
         evidence(req, `rollback/${stamp}/before`, files[1]!, 'rollback', before),
         evidence(req, `rollback/${stamp}/record`, files[0]!, 'rollback', [
           `release: ${req.release} (run ${req.runId})`,
@@ -156,18 +187,10 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
         evidence(req, `rollback/${stamp}/after`, files[2]!, 'rollback', afterSnapshot),
       ]);
       log.warn('rollback complete', { release: req.release, cause: req.cause });
+      deps.pipeline?.rolledBack(req.service, req.cause);
       return { evidence: files, weightAfter: after, completedAt };
     },
 
-    async announce(req) {
-      // Slack delivery arrives with the human-control work; until then announcements are evidence and log lines.
-      log.info(`[${req.channel}] ${req.text}`, { release: req.release });
-      await deps.ledger.append(evidence(req, req.key, 'announcements.txt', 'note', `${new Date().toISOString()} ${req.channel} ${req.text}`, 'append'));
-    },
-
-    async page(req) {
-      log.warn(`PAGE: ${req.reason}`, { release: req.release });
-      await deps.ledger.append(evidence(req, req.key, 'pages.txt', 'note', `${new Date().toISOString()} ${req.reason}`, 'append'));
-    },
+    ...createNotifyActivities(deps),
   };
 }

@@ -1,9 +1,13 @@
 // The activities a release calls, as the workflow sees them.
-import type { InstantResult } from '../adapters/metrics/provider';
+import type { InstantResult, RangeResult } from '../adapters/metrics/provider';
 import type { EvidenceInput } from '../adapters/ledger/ledger';
 import type { TrafficConfig, WeightChange } from '../adapters/traffic/router';
 import type { CheckPhase } from '../plan/catalogue';
 import type { CheckResult } from '../workflows/messages';
+import type { RitualPlan } from '../ritual/plan';
+import type { TargetContext } from '../plan/target';
+import type { MessageRef } from '../adapters/chat/notifier';
+import type { Prompt } from '../slack/blocks';
 
 export interface ReleaseRef {
   release: string;
@@ -25,6 +29,12 @@ export interface CheckContext {
   expectedTargets: Record<string, number>;
   /** Baseline values once known (for the green button's baseline record). */
   baseline?: Record<string, string | null>;
+  /** The plan's ritual section: lock file, source directory, licence policy (SBOM, provenance). */
+  ritual?: RitualPlan;
+  /** The blind-spot checks' results once known (for the green button's blind-spot scan). */
+  blindSpots?: CheckResult[];
+  /** The plan's target section: URLs, database and pgBouncer env var names, probe settings. */
+  target?: TargetContext;
 }
 
 export interface RunChecksRequest extends ReleaseRef {
@@ -43,6 +53,15 @@ export interface SetWeightRequest extends ReleaseRef {
   traffic: TrafficConfig;
   percent: number;
   dryRun: boolean;
+}
+
+/** One range query of the canary-versus-stable comparison; times are ISO strings (workflow time). */
+export interface RangeQuery {
+  key: string;
+  query: string;
+  start: string;
+  end: string;
+  stepSeconds: number;
 }
 
 export interface EvaluateRequest {
@@ -76,6 +95,27 @@ export interface AnnounceRequest extends ReleaseRef {
   channel: string;
   text: string;
   key: string;
+  /** Posted as interactive Block Kit (GO/NO-GO, stage controls); `text` stays the fallback. */
+  prompt?: Prompt;
+  /** Replace this earlier message instead of posting a new one. */
+  replace?: MessageRef;
+}
+
+export interface AnnounceResult {
+  delivered: boolean;
+  detail: string;
+  message?: MessageRef;
+}
+
+export interface PageRequest extends ReleaseRef {
+  reason: string;
+  key: string;
+  /** Default `page`; `escalation` for a gate that waited too long. */
+  kind?: 'page' | 'escalation';
+  /** People to reach (default: none named; the route decides). */
+  to?: string[];
+  /** The plan's pager route (default: the service). */
+  route?: string;
 }
 
 export interface ReleaseActivities {
@@ -84,7 +124,10 @@ export interface ReleaseActivities {
   setCanaryWeight(req: SetWeightRequest): Promise<WeightChange>;
   readCanaryWeight(req: { traffic: TrafficConfig; dryRun: boolean }): Promise<number | null>;
   evaluate(req: EvaluateRequest): Promise<Record<string, InstantResult>>;
+  /** Range queries by key; like `evaluate`, never throws for a query or transport error. */
+  queryRanges(req: { ranges: RangeQuery[] }): Promise<Record<string, RangeResult>>;
   rollback(req: RollbackRequest): Promise<RollbackResult>;
-  announce(req: AnnounceRequest): Promise<void>;
-  page(req: ReleaseRef & { reason: string; key: string }): Promise<void>;
+  /** Never fails for a chat outage: the delivery (or why not) is recorded in the evidence. */
+  announce(req: AnnounceRequest): Promise<AnnounceResult>;
+  page(req: PageRequest): Promise<AnnounceResult>;
 }

@@ -31,7 +31,13 @@ function readDoc(file: string, depth: number): unknown {
   if (parsed.errors.length > 0) {
     throw new PlanError(parsed.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`), file);
   }
-  const doc = parsed.toJS({ maxAliasCount: 50 }) as unknown;
+  let doc: unknown;
+  try {
+    doc = parsed.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    // An alias bomb ("Excessive alias count") is refused here, not expanded.
+    throw new PlanError([`YAML: ${(err as Error).message}`], file);
+  }
   if (!isObject(doc)) throw new PlanError(['(top level): must be a mapping of plan fields'], file);
   const { extends: parent, ...rest } = doc;
   if (parent === undefined) return rest;

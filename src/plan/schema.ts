@@ -2,25 +2,22 @@
 // release. Parsing turns durations into milliseconds and applies `timeScale`,
 // so a demo or a test compresses the whole run-of-show without touching code.
 import { z } from 'zod';
+import { ACTIONS, COMPARATORS, REMAINING_RISKS, type Comparator } from './vocabulary';
+import { remainingRiskSchema } from './risks';
 import { CHECK_CATALOGUE, CHECK_PHASES } from './catalogue';
 import { parseDuration } from './duration';
 import { validateTemplate } from '../adapters/metrics/query';
+import { ritualProblems, ritualSchema } from '../ritual/plan';
+import { buildRedTeamGateSchema, buildTargetSchema, targetProblems } from './target';
 
 /** Placeholders a signal or trigger query may use. */
 export const QUERY_VARS = ['service', 'version', 'track', 'rate'] as const;
 
-export const PHASES = [
-  'freeze', 'war-room', 'preflight', 'blast-radius', 'red-team', 'green-button', 'go-no-go',
-  'canary', 'first-night', 'close-out',
-] as const;
-export type Phase = (typeof PHASES)[number];
-
-export const ACTIONS = ['proceed', 'hold', 'rollback', 'page-human'] as const;
-export type Action = (typeof ACTIONS)[number];
-export const COMPARATORS = ['<', '<=', '>', '>='] as const;
-export type Comparator = (typeof COMPARATORS)[number];
+export { PHASES, ACTIONS, COMPARATORS, REMAINING_RISKS, type Phase, type Action, type Comparator } from './vocabulary';
+export { remainingRiskSchema, type RemainingRisk } from './risks';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'use lower-case letters, digits, - and _');
+
 
 /** Builds the schema for one time scale: every duration is parsed, then scaled. */
 function buildSchema(timeScale: number) {
@@ -73,6 +70,11 @@ function buildSchema(timeScale: number) {
     timeout: duration(),
     onTimeout: z.enum(['no-go']).default('no-go'),
     allowInitiator: z.boolean().default(false),
+    /** While the gate waits, the war-room is reminded this often of who has not decided. */
+    remindEvery: duration().optional(),
+    /** After this long without a decision, the pager reaches `escalateTo` (default: the incident commander). */
+    escalateAfter: duration().optional(),
+    escalateTo: z.array(id).default([]),
   });
 
   const outcomePolicy = z.strictObject({
@@ -83,6 +85,23 @@ function buildSchema(timeScale: number) {
     /** Consecutive no-data / query-error evaluations tolerated (stage held meanwhile) before `onMissingData`. */
     missingDataBudget: z.number().int().min(1).default(3),
     onMissingData: z.enum(ACTIONS).default('page-human'),
+    /** Applied when the stage has run its duration and the signal still lacks samples. */
+    onInsufficientSamples: z.enum(ACTIONS).default('proceed'),
+    /** A value above the bound that is not yet significant (see `samples.significance`), or no baseline to compare with. */
+    onInconclusive: z.enum(ACTIONS).default('hold'),
+  });
+
+  const probability = decimalString.refine((v) => Number(v) > 0 && Number(v) < 1, 'must be a probability between 0 and 1, such as 0.05');
+
+  /** How many events stand behind a value, so a handful of requests cannot pass or fail a stage. */
+  const samples = z.strictObject({
+    /** Events in the same window as the value (e.g. requests behind an error ratio); may use the same placeholders. */
+    query: z.string().min(1),
+    /** Fewer events than this (or none at all): insufficient-samples, unless the breach is significant. */
+    minimum: z.number().min(0),
+    /** For a ratio of events (0..1 before `scale`): a value above the bound breaches only when an exact
+     * one-sided binomial test puts it below this probability at the bound; otherwise it is inconclusive. */
+    significance: probability.optional(),
   });
 
   const threshold = z.strictObject({
@@ -104,6 +123,23 @@ function buildSchema(timeScale: number) {
     scale: decimalString.default('1'),
     pass: threshold,
     policy: outcomePolicy.prefault({}),
+    samples: samples.optional(),
+    /** Also judge the canary against stable over the stage so far (one-sided Mann-Whitney U; settings in canary.versusStable). */
+    versusStable: z.strictObject({
+      /** Range query per track; may use $step (the comparison step) for non-overlapping windows. Default: the signal's query. */
+      query: z.string().min(1).optional(),
+      /** A significant difference counts only when the canary's median exceeds stable's by more than this percentage. */
+      maxIncrease: decimalString,
+    }).optional(),
+  });
+
+  /** One more condition of a composite trigger: a signal's query (and scale) or its own query. */
+  const triggerCondition = z.strictObject({
+    signal: id.optional(),
+    query: z.string().min(1).optional(),
+    scale: decimalString.optional(),
+    comparator: z.enum(COMPARATORS),
+    threshold: decimalString,
   });
 
   const trigger = z.strictObject({
@@ -117,6 +153,9 @@ function buildSchema(timeScale: number) {
     /** The condition must hold this long (across evaluations) before it fires; 0 fires at once. */
     for: duration({ allowZero: true }),
     action: z.enum(ACTIONS).default('rollback'),
+    /** Composite trigger: every one of these must hold too (a combination of signals, not hard-coded). */
+    and: z.array(triggerCondition).default([]),
+    samples: samples.optional(),
   });
 
   const stage = z.strictObject({
@@ -138,6 +177,8 @@ function buildSchema(timeScale: number) {
   ]);
 
   const rhythmStep = z.strictObject({ until: duration(), every: duration() });
+  // Multi-window burn-rate alert: fires only when both windows burn faster than `factor`.
+  const burnAlert = z.strictObject({ long: realDuration, short: realDuration, factor: decimalString });
 
   return z
     .strictObject({
@@ -148,6 +189,8 @@ function buildSchema(timeScale: number) {
       timeScale: z.number().positive().max(1).default(1),
       people: z.array(person).min(1),
       incidentCommander: id,
+      /** May hold, resume, promote now, roll back and hand over in the incident commander's stead. */
+      delegates: z.array(id).default([]),
       timeline: z.strictObject({
         freeze: duration({ allowNegative: true, allowZero: true }),
         warRoom: duration({ allowNegative: true, allowZero: true }),
@@ -186,15 +229,56 @@ function buildSchema(timeScale: number) {
         badTrendHold: duration(),
         /** Longest wait for a human while paged (missing data, manual hold) before rolling back. */
         humanWaitLimit: duration(),
+        /** How long a stage may outlast its duration while the canary-versus-stable comparison gathers samples. */
+        maxDwellExtension: duration({ allowZero: true }).prefault('0'),
+        /** Settings of the canary-versus-stable comparison of signals with `versusStable`. */
+        versusStable: z.strictObject({
+          /** Range-query step (Prometheus' real clock): one sample per track per step. */
+          step: realDuration,
+          /** Fewer samples on either track: insufficient-samples. */
+          minimum: z.number().int().min(3).default(8),
+          /** One-sided p-value below which the canary counts as worse. */
+          significance: probability.default('0.01'),
+          onWorse: z.enum(ACTIONS).default('hold'),
+        }).optional(),
       }),
       firstNight: z.strictObject({
         rhythm: z.array(rhythmStep).min(1),
+        burnRate: z.strictObject({
+          /** The SLO as a percentage of good events (99 leaves an error budget of 1%). */
+          objective: decimalString,
+          /** PromQL for the ratio (0..1) of bad events over `$window`. */
+          errorRatio: z.string().min(1),
+          alerts: z.array(burnAlert).min(1).prefault([
+            { long: '1h', short: '5m', factor: '14.4' },
+            { long: '6h', short: '30m', factor: '6' },
+          ]),
+        }),
+        /** What a breach after promotion does: the parent's rollback, or a page to a human. */
+        onBreach: z.enum(['rollback', 'page-human']).default('rollback'),
       }),
+      risks: z.array(remainingRiskSchema).max(REMAINING_RISKS).default([]),
+      scm: z.strictObject({
+        /** Put on open pull requests at the freeze, removed at close-out. */
+        holdLabel: z.string().trim().min(1).max(50).default('hold-for-canary'),
+        /** The release tag; {version} is the plan's version. */
+        tag: z.string().min(1).default('{version}'),
+      }).prefault({}),
       traffic,
       notifications: z.strictObject({
         deploysChannel: z.string().regex(/^#[a-z0-9._-]+$/),
         warRoomChannel: z.string().regex(/^#[a-z0-9._{}-]+$/),
       }),
+      pager: z.strictObject({
+        /** Passed to the pager adapter to pick the rota (default: the service). */
+        route: z.string().min(1).optional(),
+      }).prefault({}),
+      /** The green button's SBOM, provenance and licence policy inputs (src/ritual/plan.ts). */
+      ritual: ritualSchema.optional(),
+      /** Where the checks find the released service, its database and pgBouncer (src/plan/target.ts). */
+      target: buildTargetSchema(() => duration()).optional(),
+      /** Red-team items a named person confirms (PITR cold start, HSTS subdomains). */
+      redTeamGate: buildRedTeamGateSchema(() => duration()).optional(),
     })
     .superRefine((plan, ctx) => {
       const people = new Set(plan.people.map((p) => p.id));
@@ -209,6 +293,19 @@ function buildSchema(timeScale: number) {
       });
       if (plan.gates.go.quorum > plan.gates.go.approvers.length) {
         ctx.addIssue({ code: 'custom', path: ['gates', 'go', 'quorum'], message: `quorum ${plan.gates.go.quorum} exceeds the ${plan.gates.go.approvers.length} approvers` });
+      }
+      plan.delegates.forEach((d, i) => {
+        if (!people.has(d)) ctx.addIssue({ code: 'custom', path: ['delegates', i], message: `"${d}" is not in people` });
+        else if (d === plan.incidentCommander) ctx.addIssue({ code: 'custom', path: ['delegates', i], message: `"${d}" is the incident commander already` });
+      });
+      plan.gates.go.escalateTo.forEach((p, i) => {
+        if (!people.has(p)) ctx.addIssue({ code: 'custom', path: ['gates', 'go', 'escalateTo', i], message: `"${p}" is not in people` });
+      });
+      for (const key of ['remindEvery', 'escalateAfter'] as const) {
+        const ms = plan.gates.go[key];
+        if (ms !== undefined && ms >= plan.gates.go.timeout) {
+          ctx.addIssue({ code: 'custom', path: ['gates', 'go', key], message: 'must be shorter than the gate timeout (it would never happen)' });
+        }
       }
       const order = ['freeze', 'warRoom', 'preflight', 'blastRadius', 'redTeam', 'greenButton', 'goNoGo'] as const;
       order.forEach((key, i) => {
@@ -229,14 +326,25 @@ function buildSchema(timeScale: number) {
         const again = dup(plan.checks[phase]);
         if (again) ctx.addIssue({ code: 'custom', path: ['checks', phase], message: `check "${again}" is listed twice` });
       }
+      for (const { path, message } of ritualProblems(plan.ritual, CHECK_PHASES.flatMap((p) => plan.checks[p]))) ctx.addIssue({ code: 'custom', path, message });
+      for (const { path, message } of targetProblems({ ...plan, plannedChecks: CHECK_PHASES.flatMap((p) => plan.checks[p]) })) ctx.addIssue({ code: 'custom', path, message });
       const dupSignal = dup(plan.signals.map((s) => s.id));
       if (dupSignal) ctx.addIssue({ code: 'custom', path: ['signals'], message: `signal "${dupSignal}" is defined twice` });
       const dupTrigger = dup(plan.triggers.map((t) => t.id));
       if (dupTrigger) ctx.addIssue({ code: 'custom', path: ['triggers'], message: `trigger "${dupTrigger}" is defined twice` });
-      const queryProblems = (query: string, path: (string | number)[]) =>
-        validateTemplate(query, QUERY_VARS).forEach((message) => ctx.addIssue({ code: 'custom', path, message }));
+      const queryProblems = (query: string, path: (string | number)[], vars: readonly string[] = QUERY_VARS) =>
+        validateTemplate(query, vars).forEach((message) => ctx.addIssue({ code: 'custom', path, message }));
       plan.signals.forEach((s, i) => queryProblems(s.query, ['signals', i, 'query']));
       plan.triggers.forEach((t, i) => queryProblems(t.query, ['triggers', i, 'query']));
+      judgmentProblems(plan).forEach(({ path, message }) => ctx.addIssue({ code: 'custom', path, message }));
+      plan.signals.forEach((s, i) => {
+        if (s.samples) queryProblems(s.samples.query, ['signals', i, 'samples', 'query']);
+        if (s.versusStable?.query) queryProblems(s.versusStable.query, ['signals', i, 'versusStable', 'query'], [...QUERY_VARS, 'step']);
+      });
+      plan.triggers.forEach((t, i) => {
+        if (t.samples) queryProblems(t.samples.query, ['triggers', i, 'samples', 'query']);
+        t.and.forEach((c, j) => { if (c.query) queryProblems(c.query, ['triggers', i, 'and', j, 'query']); });
+      });
       plan.signals.forEach((s, i) => {
         if (s.policy.breachesToAct > s.policy.window) {
           ctx.addIssue({ code: 'custom', path: ['signals', i, 'policy', 'breachesToAct'], message: `${s.policy.breachesToAct} breaches cannot fit in a window of ${s.policy.window}` });
@@ -255,6 +363,18 @@ function buildSchema(timeScale: number) {
       if (previous !== 100) {
         ctx.addIssue({ code: 'custom', path: ['canary', 'stages'], message: `the last stage must take 100% of traffic (it takes ${previous}%)` });
       }
+      const burn = plan.firstNight.burnRate;
+      if (!(Number(burn.objective) > 0 && Number(burn.objective) < 100)) {
+        ctx.addIssue({ code: 'custom', path: ['firstNight', 'burnRate', 'objective'], message: `${burn.objective} is not a percentage between 0 and 100` });
+      }
+      validateTemplate(burn.errorRatio, [...QUERY_VARS, 'window']).forEach((message) => ctx.addIssue({ code: 'custom', path: ['firstNight', 'burnRate', 'errorRatio'], message }));
+      if (!/\$(\{window\}|window\b)/.test(burn.errorRatio)) {
+        ctx.addIssue({ code: 'custom', path: ['firstNight', 'burnRate', 'errorRatio'], message: 'must use $window (each alert evaluates it over its long and short window)' });
+      }
+      burn.alerts.forEach((a, i) => {
+        if (a.short >= a.long) ctx.addIssue({ code: 'custom', path: ['firstNight', 'burnRate', 'alerts', i, 'short'], message: 'the short window must be shorter than the long one' });
+        if (!(Number(a.factor) > 0)) ctx.addIssue({ code: 'custom', path: ['firstNight', 'burnRate', 'alerts', i, 'factor'], message: 'must be above 0' });
+      });
       let until = 0;
       plan.firstNight.rhythm.forEach((step, i) => {
         if (step.until <= until) ctx.addIssue({ code: 'custom', path: ['firstNight', 'rhythm', i, 'until'], message: 'each step must end later than the one before' });
@@ -264,9 +384,47 @@ function buildSchema(timeScale: number) {
     });
 }
 
+type Problem = { path: (string | number)[]; message: string };
+
+/** Cross-field rules of the canary judgment: composite conditions, ratio samples, canary-versus-stable. */
+function judgmentProblems(plan: {
+  signals: { id: string; scale: string; pass: { comparator: Comparator; value: string; relativeTo?: string }; samples?: { significance?: string }; versusStable?: unknown }[];
+  triggers: { scale: string; comparator: Comparator; threshold: string; samples?: { significance?: string }; and: { signal?: string; query?: string }[] }[];
+  canary: { versusStable?: unknown };
+}): Problem[] {
+  const problems: Problem[] = [];
+  const signalIds = new Set(plan.signals.map((s) => s.id));
+  // A binomial test needs a ratio: the bound, unscaled, must be a fraction of events.
+  const fraction = (bound: string, scale: string) => Number(scale) !== 0 && Number(bound) / Number(scale) >= 0 && Number(bound) / Number(scale) < 1;
+  plan.signals.forEach((s, i) => {
+    if (s.samples?.significance && (s.pass.relativeTo || !fraction(s.pass.value, s.scale) || !s.pass.comparator.startsWith('<'))) {
+      problems.push({ path: ['signals', i, 'samples', 'significance'], message: 'needs a fixed upper bound (< or <=) that is a ratio of events (below 1 before scale)' });
+    }
+    if (s.versusStable && !plan.canary.versusStable) {
+      problems.push({ path: ['signals', i, 'versusStable'], message: 'needs canary.versusStable (step, minimum, significance)' });
+    }
+  });
+  plan.triggers.forEach((t, i) => {
+    if (t.samples?.significance && (!fraction(t.threshold, t.scale) || !t.comparator.startsWith('>'))) {
+      problems.push({ path: ['triggers', i, 'samples', 'significance'], message: 'needs a lower threshold (> or >=) that is a ratio of events (below 1 before scale)' });
+    }
+    t.and.forEach((c, j) => {
+      if ((c.signal === undefined) === (c.query === undefined)) {
+        problems.push({ path: ['triggers', i, 'and', j], message: 'give either signal (reuse a signal\'s query) or query, not both' });
+      } else if (c.signal !== undefined && !signalIds.has(c.signal)) {
+        problems.push({ path: ['triggers', i, 'and', j, 'signal'], message: `"${c.signal}" is not a signal of this plan` });
+      }
+    });
+  });
+  return problems;
+}
+
 export type ReleasePlan = z.output<ReturnType<typeof buildSchema>>;
 export type SignalSpec = ReleasePlan['signals'][number];
 export type TriggerSpec = ReleasePlan['triggers'][number];
+export type TriggerCondition = TriggerSpec['and'][number];
+export type SamplesSpec = NonNullable<SignalSpec['samples']>;
+export type VersusStableSettings = NonNullable<ReleasePlan['canary']['versusStable']>;
 export type StageSpec = ReleasePlan['canary']['stages'][number];
 export type GateSpec = ReleasePlan['gates']['go'];
 export type Person = ReleasePlan['people'][number];

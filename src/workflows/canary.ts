@@ -1,20 +1,23 @@
 // The canary stage loop (spec section 6): set the weight, evaluate every
 // interval, apply the decision matrix, proceed, hold or roll back.
-import { condition } from '@temporalio/workflow';
+import { ActivityFailure, condition } from '@temporalio/workflow';
 import type { InstantResult } from '../adapters/metrics/provider';
 import { renderQuery } from '../adapters/metrics/query';
 import { promDuration } from '../plan/duration';
 import type { ReleasePlan } from '../plan/schema';
-import { emptyMemory, judge, type JudgeMemory, type Judgment } from './decide';
+import { emptyMemory, judge, queryTemplates, type JudgeMemory, type Judgment } from './decide';
 import type { StageRecord } from './messages';
 import type { ReleaseRun } from './run';
+import { manualRollback, takePromotion } from './human-control';
+import { timerSummary } from './visibility';
+import { compareWithStable, dwellState } from './versus-stable';
 import { warRoomLine } from './warroom';
 
 export type CanaryOutcome =
   | { kind: 'promoted' }
   | { kind: 'rollback'; reason: string; cause: string };
 
-/** Signal and trigger queries, rendered for the canary and deduplicated. */
+/** Signal and trigger queries (with their samples and conditions), rendered for the canary and deduplicated. */
 export function renderCanaryQueries(plan: ReleasePlan, track: string): { byId: Record<string, string>; unique: string[] } {
   const vars: Record<string, string> = {
     service: plan.service,
@@ -24,20 +27,19 @@ export function renderCanaryQueries(plan: ReleasePlan, track: string): { byId: R
   };
   const render = (template: string) => renderQuery(template, vars);
   const byId: Record<string, string> = {};
-  for (const s of plan.signals) byId[s.id] = render(s.query);
-  for (const t of plan.triggers) byId[t.id] = render(t.query);
+  for (const { key, template } of queryTemplates(plan)) byId[key] = render(template);
   return { byId, unique: [...new Set(Object.values(byId))] };
 }
 
-/** Waits up to `ms`, waking early for an abort. */
+/** Waits up to `ms`, waking early for an abort or the commander's hold, promote or rollback. */
 async function interruptibleWait(run: ReleaseRun, ms: number): Promise<void> {
-  if (ms > 0) await condition(() => run.abortRequested !== null, ms);
+  if (ms > 0) await condition(() => run.humanInterrupt(), ms, timerSummary.evaluation(run.status));
 }
 
 /** The rollback an abort asks for, or null. A function, so TypeScript re-reads the field after awaits. */
 function abortOutcome(run: ReleaseRun): CanaryOutcome | null {
   const abort = run.abortRequested;
-  return abort ? { kind: 'rollback', reason: `aborted by ${abort.by}: ${abort.reason}`, cause: 'abort' } : null;
+  return abort ? { kind: 'rollback', reason: `aborted by ${abort.by}: ${abort.reason}`, cause: 'abort' } : manualRollback(run);
 }
 
 export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
@@ -56,11 +58,24 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
     };
     run.status.stage = stage;
     run.status.stages.push(stage);
-    await run.setWeight(spec.traffic, index);
+    try {
+      await run.setWeight(spec.traffic, index);
+    } catch (err) {
+      // The router did not take the weight after every retry. Failing the workflow would leave
+      // the previous stage's traffic with nobody watching it: roll back (retried until the router answers).
+      if (!(err instanceof ActivityFailure)) throw err;
+      stage.state = 'rolled-back';
+      const reason = `the router did not take ${spec.traffic}% for stage ${index + 1}: ${err.cause?.message ?? err.message}`;
+      run.record({ key: `weight/${index}/${spec.traffic}/failed`, file: `rollout_stage_${spec.traffic}.txt`, kind: 'stage', body: `${new Date().toISOString()} ${reason}\n` });
+      return { kind: 'rollback', reason, cause: 'router' };
+    }
 
-    let stageEnd = Date.now() + spec.duration;
+    const stageStart = Date.now();
+    let stageEnd = stageStart + spec.duration;
     let holdDeadline: number | null = null;
     let pagedSince: number | null = null;
+    /** When a stage past its hold was paged for data it cannot judge: one page, then the human wait limit. */
+    let unjudgedPagedAt: number | null = null;
     let last: Judgment | null = null;
     const stageKey = `stage/${index + 1}`;
 
@@ -72,7 +87,7 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
       if (run.holdRequested) {
         stage.state = 'paused';
         const pausedAt = Date.now();
-        const resumed = await condition(() => !run.holdRequested || run.abortRequested !== null, plan.canary.humanWaitLimit);
+        const resumed = await condition(() => !run.holdRequested || run.abortRequested !== null || run.rollbackRequested !== null, plan.canary.humanWaitLimit);
         const abortedWhileHeld = abortOutcome(run);
         if (abortedWhileHeld) return abortedWhileHeld;
         if (!resumed) return { kind: 'rollback', reason: `held for longer than ${plan.canary.humanWaitLimit / 1000}s without a resume`, cause: 'hold-timeout' };
@@ -81,10 +96,12 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
       }
 
       stage.evaluations += 1;
-      const results = await run.evaluate(queries.unique);
+      // Instant and range queries in parallel: one activity round trip per evaluation.
+      const [results, ranges] = await Promise.all([run.evaluate(queries.unique), compareWithStable(run, stageStart)]);
       const judgment = judge({
         signals: plan.signals, triggers: plan.triggers, results, queries: queries.byId,
         baseline: run.baseline, memory, now: Date.now(),
+        ranges, versusStable: plan.canary.versusStable, ...dwellState(plan, stageStart, stageEnd, Date.now()),
       });
       memory = judgment.memory;
       last = judgment;
@@ -92,8 +109,9 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
 
       const now = Date.now();
       const stageOver = now >= stageEnd;
-      const decision: 'continue' | 'proceed' | Judgment['action'] =
-        judgment.action !== 'continue' ? judgment.action : stageOver && judgment.clean ? 'proceed' : 'continue';
+      // At low traffic the stage outlasts its duration (bounded by maxDwellExtension) until stable can be compared.
+      const decision: 'continue' | 'proceed' | 'extend' | Judgment['action'] =
+        judgment.action !== 'continue' ? judgment.action : !stageOver ? 'continue' : judgment.clean ? 'proceed' : judgment.waitingForSamples ? 'extend' : 'continue';
       const line = warRoomLine({ elapsedMs: now - canaryStart, stageIndex: index, traffic: spec.traffic, specs: plan.signals, evaluations: judgment.signals, action: decision });
       run.warRoom(line, `${stageKey}/eval/${stage.evaluations}`);
 
@@ -101,6 +119,7 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
         stage.state = 'rolled-back';
         return { kind: 'rollback', reason: judgment.reasons.join('; '), cause: judgment.cause ?? 'decision' };
       }
+      if (takePromotion(run)) break;
       if (judgment.action === 'page-human') {
         stage.state = 'holding';
         if (pagedSince === null) {
@@ -114,14 +133,18 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
       pagedSince = null;
       run.status.paged = false;
       if (decision === 'proceed') break;
-      if (stageOver) {
+      if (stageOver && decision !== 'extend') {
         // The stage ran its time without a clean evaluation: hold and re-evaluate (spec: bad trend).
         stage.state = 'holding';
         holdDeadline ??= now + plan.canary.badTrendHold;
         if (now >= holdDeadline) {
           if (judgment.missingData) {
-            pagedSince = now;
-            await run.page(`Stage ${index + 1} (${spec.traffic}%) cannot be judged: ${judgment.reasons.join('; ')}`, `${stageKey}/page/${stage.evaluations}`);
+            if (unjudgedPagedAt === null) {
+              unjudgedPagedAt = now;
+              await run.page(`Stage ${index + 1} (${spec.traffic}%) cannot be judged: ${judgment.reasons.join('; ')}`, `${stageKey}/page/${stage.evaluations}`);
+            } else if (now - unjudgedPagedAt >= plan.canary.humanWaitLimit) {
+              return { kind: 'rollback', reason: `stage ${index + 1} could not be judged and no human answered within ${plan.canary.humanWaitLimit / 1000}s: ${judgment.reasons.join('; ')}`, cause: judgment.cause ?? 'missing-data' };
+            }
             continue;
           }
           return { kind: 'rollback', reason: `stage ${index + 1} not clean after a ${plan.canary.badTrendHold / 1000}s hold: ${judgment.reasons.join('; ') || 'signals not passing'}`, cause: judgment.cause ?? 'bad-trend' };
@@ -159,6 +182,7 @@ function recordEvaluation(run: ReleaseRun, stage: StageRecord, judgment: Judgmen
       reasons: judgment.reasons,
       signals: judgment.signals,
       triggers: judgment.triggers,
+      comparisons: judgment.comparisons,
       raw: results,
     }),
   });
@@ -178,5 +202,9 @@ function stageSummary(run: ReleaseRun, stage: StageRecord, last: Judgment | null
   for (const s of last?.signals ?? []) lines.push(`${s.id} | ${s.outcome} | ${s.value ?? 'n/a'} | ${s.comparator} ${s.threshold ?? 'n/a'}`);
   lines.push('', 'trigger | condition | detail');
   for (const t of last?.triggers ?? []) lines.push(`${t.id} | ${t.condition === null ? 'unknown' : t.condition} | ${t.detail}`);
+  if (last?.comparisons.length) {
+    lines.push('', 'versus stable | outcome | detail');
+    for (const c of last.comparisons) lines.push(`${c.id} | ${c.outcome} | ${c.detail}`);
+  }
   return lines.join('\n') + '\n';
 }

@@ -1,46 +1,22 @@
-// Close-out (T+24h, spec section 9): the release one-liner and the stage table.
-import type { FirstNightResult } from './first-night';
+// Close-out (spec section 9), at every end of a release: lift the freeze, tag a
+// released version, write the documents the facts allow (released and
+// rolled-back releases alike), and tell #deploys what was done.
+import { closeOutDocuments, oneLiner } from './documents';
+import type { Verdict } from './messages';
+import { closeRisks } from './risks';
 import type { ReleaseRun } from './run';
-import { formatValue } from './warroom';
+import { liftFreeze, tagRelease } from './scm';
 
-export async function closeOut(run: ReleaseRun, watch: Extract<FirstNightResult, { kind: 'watched' }>): Promise<void> {
+export async function closeOut(run: ReleaseRun, verdict: Verdict, reason: string): Promise<void> {
   const { plan, status } = run;
-  const last = status.stages.at(-1);
-  const value = (id: string) => {
-    const spec = plan.signals.find((s) => s.id === id);
-    return spec ? formatValue(last?.values[id], spec.unit) : 'n/a';
-  };
-  const first = status.stages[0]?.traffic ?? 0;
-  const allClean = status.stages.every((s) => s.passed === s.total);
-  const oneLiner =
-    `${plan.version} canary: ${first}%→${last?.traffic ?? 0}%, ` +
-    `${allClean ? `every stage ${plan.signals.length}/${plan.signals.length} signals pass` : 'not every stage clean'}; ` +
-    `rollback=0; ${plan.signals.map((s) => `${s.short}=${value(s.id)}`).join(', ')}; first night ${watch.checks} checks, ${watch.breaches} breaches.`;
-  run.record({ key: 'close-out/one-liner', file: `release_oneliner_${plan.version}.txt`, kind: 'document', body: `${oneLiner}\n` });
-
-  const rows = status.stages.map(
-    (s) => `| ${s.index + 1} | ${s.traffic}% | ${s.startedAt} → ${s.endedAt ?? '-'} | ${s.state} | ${s.passed}/${s.total} |`,
-  );
-  const valueRows = status.stages.map((s) => `| ${s.index + 1} | ${plan.signals.map((sig) => formatValue(s.values[sig.id], sig.unit)).join(' | ')} |`);
-  const notes = [
-    `# ${plan.service} ${plan.version}: release notes`,
-    '',
-    oneLiner,
-    '',
-    '## Stages',
-    '| stage | traffic | time | status | signals passed |',
-    '|---|---|---|---|---|',
-    ...rows,
-    '',
-    '## Signal values per stage (last evaluation)',
-    `| stage | ${plan.signals.map((s) => s.short).join(' | ')} |`,
-    `|---|${plan.signals.map(() => '---').join('|')}|`,
-    ...valueRows,
-    '',
-    '## Rollbacks',
-    'None.',
-    '',
-  ].join('\n');
-  run.record({ key: 'close-out/release-notes', file: `release_notes_${plan.version}.md`, kind: 'document', body: notes });
-  await run.flush();
+  const facts = () => ({ plan, status, verdict, reason, baseline: run.baseline });
+  const lift = await liftFreeze(run);
+  const tag = verdict === 'released' ? await tagRelease(run, oneLiner(facts())) : null;
+  // The notes are rendered now: later risk updates could not reach them.
+  closeRisks(run);
+  for (const doc of closeOutDocuments(facts())) run.record({ ...doc, kind: 'document' });
+  const headline = verdict === 'released'
+    ? `${plan.service} ${plan.version} released: ${status.stages.length} stages passed, rollback=0, first night ${status.firstNight?.checks.length ?? 0} checks.`
+    : `${plan.service} ${plan.version} closed: ${verdict} (${reason}).`;
+  await run.announce('deploys', `${headline} Freeze lift: ${lift.summary}.${tag ? ` Tag: ${tag.summary}.` : ''}`, 'close-out');
 }

@@ -1,9 +1,13 @@
 // Pure canary judgment: observations in, verdict out. No Temporal, no I/O, so it
 // runs inside the workflow (deterministically) and in plain unit tests.
 // Every comparison goes through decimal.js: float rounding never flips a verdict.
+// docs/judgment.md describes the outcome model and the decision matrix.
 import Decimal from 'decimal.js';
-import type { InstantResult } from '../adapters/metrics/provider';
-import type { Action, Comparator, SignalSpec, TriggerSpec } from '../plan/schema';
+import type { InstantResult, RangeResult } from '../adapters/metrics/provider';
+import type {
+  Action, Comparator, SamplesSpec, SignalSpec, TriggerCondition, TriggerSpec, VersusStableSettings,
+} from '../plan/schema';
+import { binomialUpperTail, mannWhitneyU, median, significant } from './stats';
 
 export type Outcome = 'pass' | 'breach' | 'trigger' | 'no-data' | 'query-error' | 'insufficient-samples' | 'inconclusive';
 
@@ -16,16 +20,38 @@ export interface SignalEvaluation {
   threshold?: string;
   comparator: Comparator;
   detail: string;
+  /** Events behind the value (the signal's samples query), when it counts them. */
+  samples?: string;
+  /** Exact binomial p-value of a ratio above its bound. */
+  pValue?: string;
 }
 
 export interface TriggerEvaluation {
   id: string;
-  /** The condition now: true, false, or unknown when the query gave no value. */
+  /** pass (false), breach (true, not yet held for its window), trigger (fired), or why there is no answer. */
+  outcome: Extract<Outcome, 'pass' | 'breach' | 'trigger' | 'no-data' | 'query-error' | 'insufficient-samples'>;
+  /** The condition now: true, false, or unknown when a query gave no value. */
   condition: boolean | null;
   value?: string;
   /** When the condition became true (ms, workflow time), kept across unknown evaluations. */
   since: number | null;
   fired: boolean;
+  detail: string;
+}
+
+/** Canary versus stable for one signal over the stage so far. */
+export interface ComparisonEvaluation {
+  id: string;
+  /** breach: the canary is significantly worse than stable, beyond the signal's maxIncrease. */
+  outcome: Extract<Outcome, 'pass' | 'breach' | 'no-data' | 'query-error' | 'insufficient-samples'>;
+  canarySamples: number;
+  stableSamples: number;
+  /** Scaled medians. */
+  canaryMedian?: string;
+  stableMedian?: string;
+  u?: string;
+  /** One-sided p-value of "canary greater than stable". */
+  pValue?: string;
   detail: string;
 }
 
@@ -46,9 +72,13 @@ export interface Judgment {
   memory: JudgeMemory;
   signals: SignalEvaluation[];
   triggers: TriggerEvaluation[];
+  comparisons: ComparisonEvaluation[];
   action: StageAction;
-  /** Every signal passed and no trigger condition is true: the stage may end. */
+  /** Every signal and comparison passed (or lacks samples where that is settled as proceed) and no
+   * trigger condition is true or unknown: the stage may end. */
   clean: boolean;
+  /** Not clean only because canary-versus-stable comparisons lack samples: a longer dwell may settle it. */
+  waitingForSamples: boolean;
   /** Why the action, for the war-room and the evidence. */
   reasons: string[];
   /** The trigger or signal that caused a rollback. */
@@ -59,6 +89,25 @@ export interface Judgment {
 
 export function emptyMemory(): JudgeMemory {
   return { signals: {}, triggers: {} };
+}
+
+/** Query keys: a signal's or trigger's own query under its id, the rest under id + suffix (ids never contain ':'). */
+export const samplesKey = (id: string) => `${id}:samples`;
+export const conditionKey = (triggerId: string, index: number) => `${triggerId}:and${index + 1}`;
+
+/** Every instant query the judgment reads, by key, as plan templates. */
+export function queryTemplates(plan: { signals: SignalSpec[]; triggers: TriggerSpec[] }): { key: string; template: string }[] {
+  const out: { key: string; template: string }[] = [];
+  for (const s of plan.signals) {
+    out.push({ key: s.id, template: s.query });
+    if (s.samples) out.push({ key: samplesKey(s.id), template: s.samples.query });
+  }
+  for (const t of plan.triggers) {
+    out.push({ key: t.id, template: t.query });
+    if (t.samples) out.push({ key: samplesKey(t.id), template: t.samples.query });
+    t.and.forEach((c, i) => { if (c.query) out.push({ key: conditionKey(t.id, i), template: c.query }); });
+  }
+  return out;
 }
 
 export function compare(value: Decimal.Value, comparator: Comparator, bound: Decimal.Value): boolean {
@@ -88,27 +137,168 @@ export function scaled(raw: string, scale: string): string {
   return new Decimal(raw).mul(scale).toString();
 }
 
+type Missing = { outcome: 'no-data' | 'query-error'; detail: string };
+
+function missingOf(result: InstantResult | undefined, what = ''): Missing | null {
+  if (!result) return { outcome: 'query-error', detail: `${what}no result for this query` };
+  if (result.kind === 'query-error') return { outcome: 'query-error', detail: `${what}${result.message}` };
+  if (result.kind === 'no-data') return { outcome: 'no-data', detail: `${what}no data (${result.reason})` };
+  return null;
+}
+
+/** How many events stand behind a value. */
+type Counted = { count: Decimal; enough: boolean };
+
+/** The count, why it is unknown, or null when the spec counts no samples. */
+function countSamples(spec: SamplesSpec | undefined, result: InstantResult | undefined): Counted | Missing | null {
+  if (!spec) return null;
+  const missing = missingOf(result, 'samples query: ');
+  if (missing) return missing;
+  const count = new Decimal((result as Extract<InstantResult, { kind: 'value' }>).value);
+  // No events at all is never enough, whatever the minimum: 0/0 says nothing.
+  return { count, enough: count.gt(0) && count.gte(spec.minimum) };
+}
+
+/**
+ * Exact one-sided binomial test of a ratio above its bound: how likely is a
+ * share this high out of `count` events if the true share were the bound?
+ */
+export function ratioExcessPValue(rawRatio: string, count: Decimal, rawBound: Decimal): number {
+  const n = count.toDecimalPlaces(0).toNumber();
+  const k = Math.min(n, new Decimal(rawRatio).mul(count).toDecimalPlaces(0).toNumber());
+  return binomialUpperTail(k, n, rawBound.toNumber());
+}
+
+interface Excess {
+  /** The excess is real (significant, or no test asked for and enough samples). */
+  counts: boolean;
+  pValue?: number;
+  why: string;
+}
+
+/** Whether a value beyond its bound counts, given the samples behind it. */
+function judgeExcess(spec: SamplesSpec | undefined, samples: Counted | null, raw: string, scale: string, bound: string): Excess {
+  if (!spec || !samples) return { counts: true, why: '' };
+  if (spec.significance) {
+    const p = ratioExcessPValue(raw, samples.count, new Decimal(bound).div(scale));
+    const sig = significant(p, spec.significance);
+    return { counts: sig, pValue: p, why: ` (p=${formatP(p)} over ${samples.count.toDecimalPlaces(0)} samples, ${sig ? 'significant' : 'not significant'} at ${spec.significance})` };
+  }
+  return { counts: samples.enough, why: samples.enough ? '' : ` (${samples.count} of ${spec.minimum} samples)` };
+}
+
+function formatP(p: number): string {
+  return new Decimal(p).toSignificantDigits(3).toString();
+}
+
 function judgeSignal(
   spec: SignalSpec,
   result: InstantResult | undefined,
+  samplesResult: InstantResult | undefined,
   baseline: Record<string, string | null>,
 ): SignalEvaluation {
   const base = { id: spec.id, comparator: spec.pass.comparator };
-  if (!result) return { ...base, outcome: 'query-error', detail: 'no result for this query' };
-  if (result.kind === 'query-error') return { ...base, outcome: 'query-error', detail: result.message };
-  if (result.kind === 'no-data') return { ...base, outcome: 'no-data', detail: `no data (${result.reason})` };
-  const value = scaled(result.value, spec.scale);
+  const samples = countSamples(spec.samples, samplesResult);
+  if (samples && 'outcome' in samples) return { ...base, ...samples };
+  const counted = samples ? { samples: samples.count.toString() } : {};
+  const few = samples !== null && !samples.enough;
+  const fewDetail = few ? `${samples.count} of ${spec.samples!.minimum} samples` : '';
+  const missing = missingOf(result);
+  if (missing) {
+    // No traffic gives 0/0: with too few samples that is a lack of samples, not a hole in the data.
+    if (few && missing.outcome === 'no-data') return { ...base, ...counted, outcome: 'insufficient-samples', detail: `${fewDetail}; ${missing.detail}` };
+    return { ...base, ...counted, ...missing };
+  }
+  const raw = (result as Extract<InstantResult, { kind: 'value' }>).value;
+  const value = scaled(raw, spec.scale);
   const threshold = effectiveThreshold(spec, baseline);
   if (threshold === null) {
-    return { ...base, outcome: 'inconclusive', value, detail: 'no baseline to compare with' };
+    return { ...base, ...counted, outcome: 'inconclusive', value, detail: 'no baseline to compare with' };
   }
   const ok = compare(value, spec.pass.comparator, threshold);
+  const judged = { ...base, ...counted, value, threshold };
+  if (ok) {
+    return few
+      ? { ...judged, outcome: 'insufficient-samples', detail: `${value}${spec.unit} ${spec.pass.comparator} ${threshold}${spec.unit} on only ${fewDetail}` }
+      : { ...judged, outcome: 'pass', detail: `${value}${spec.unit} ${spec.pass.comparator} ${threshold}${spec.unit}` };
+  }
+  const excess = judgeExcess(spec.samples, samples, raw, spec.scale, threshold);
+  const pValue = excess.pValue === undefined ? {} : { pValue: formatP(excess.pValue) };
+  const outcome: Outcome = excess.counts ? 'breach' : few ? 'insufficient-samples' : 'inconclusive';
+  return { ...judged, ...pValue, outcome, detail: `${value}${spec.unit} not ${spec.pass.comparator} ${threshold}${spec.unit}${excess.why}` };
+}
+
+type ConditionState = { condition: boolean | null; value?: string; detail: string; missing?: Missing; insufficient?: boolean };
+
+function judgeCondition(
+  label: string, result: InstantResult | undefined, scale: string, comparator: Comparator, threshold: string,
+): ConditionState {
+  const missing = missingOf(result);
+  if (missing) return { condition: null, detail: `${label}${missing.detail}`, missing };
+  const value = scaled((result as Extract<InstantResult, { kind: 'value' }>).value, scale);
+  const condition = compare(value, comparator, threshold);
+  return { condition, value, detail: `${label}${value} ${comparator} ${threshold} is ${condition}` };
+}
+
+/** The trigger's own condition, with its samples: no traffic or a non-significant excess is not a breach. */
+function judgeTriggerMain(spec: TriggerSpec, result: InstantResult | undefined, samplesResult: InstantResult | undefined): ConditionState {
+  const samples = countSamples(spec.samples, samplesResult);
+  if (samples && 'outcome' in samples) return { condition: null, detail: samples.detail, missing: samples };
+  const few = samples !== null && !samples.enough;
+  const state = judgeCondition('', result, spec.scale, spec.comparator, spec.threshold);
+  if (state.missing) {
+    return few && state.missing.outcome === 'no-data'
+      ? { condition: false, insufficient: true, detail: `${samples.count} of ${spec.samples!.minimum} samples; ${state.detail}` }
+      : state;
+  }
+  if (state.condition && samples) {
+    const excess = judgeExcess(spec.samples, samples, (result as Extract<InstantResult, { kind: 'value' }>).value, spec.scale, spec.threshold);
+    if (!excess.counts) return { ...state, condition: false, insufficient: true, detail: `${state.value} ${spec.comparator} ${spec.threshold}${excess.why}` };
+    return { ...state, detail: `${state.detail}${excess.why}` };
+  }
+  return few ? { ...state, insufficient: true } : state;
+}
+
+/** Three-valued AND: false beats unknown beats true. */
+function allOf(states: ConditionState[]): boolean | null {
+  if (states.some((s) => s.condition === false)) return false;
+  if (states.some((s) => s.condition === null)) return null;
+  return true;
+}
+
+function judgeComparison(
+  spec: SignalSpec, settings: VersusStableSettings, ranges: { canary: RangeResult; stable: RangeResult } | undefined,
+): ComparisonEvaluation {
+  const base = { id: spec.id, canarySamples: 0, stableSamples: 0 };
+  if (!ranges) return { ...base, outcome: 'query-error', detail: 'no range result for this comparison' };
+  for (const [track, r] of [['canary', ranges.canary], ['stable', ranges.stable]] as const) {
+    if (r.kind === 'query-error') return { ...base, outcome: 'query-error', detail: `${track}: ${r.message}` };
+    // No series at all is a hole in the data (a canary without the metric never passes);
+    // NaN at every step (0/0 without traffic) is a lack of samples.
+    if (r.kind === 'no-data' && r.reason === 'empty') return { ...base, outcome: 'no-data', detail: `${track}: no data (no series)` };
+  }
+  const canary = ranges.canary.kind === 'values' ? ranges.canary.values : [];
+  const stable = ranges.stable.kind === 'values' ? ranges.stable.values : [];
+  const counts = { canarySamples: canary.length, stableSamples: stable.length };
+  if (canary.length < settings.minimum || stable.length < settings.minimum) {
+    return { ...base, ...counts, outcome: 'insufficient-samples', detail: `${canary.length} canary and ${stable.length} stable samples; ${settings.minimum} each needed` };
+  }
+  const mw = mannWhitneyU(canary, stable);
+  const canaryMedian = median(canary).mul(spec.scale);
+  const stableMedian = median(stable).mul(spec.scale);
+  const allowed = stableMedian.mul(new Decimal(100).plus(spec.versusStable!.maxIncrease).div(100));
+  const sig = significant(mw.pGreater, settings.significance);
+  const beyond = canaryMedian.gt(allowed);
+  const worse = sig && beyond;
+  const medians = `canary median ${canaryMedian.toSignificantDigits(4)}${spec.unit} vs stable ${stableMedian.toSignificantDigits(4)}${spec.unit}`;
   return {
-    ...base,
-    outcome: ok ? 'pass' : 'breach',
-    value,
-    threshold,
-    detail: `${value}${spec.unit} ${ok ? '' : 'not '}${spec.pass.comparator} ${threshold}${spec.unit}`,
+    ...base, ...counts,
+    outcome: worse ? 'breach' : 'pass',
+    canaryMedian: canaryMedian.toString(),
+    stableMedian: stableMedian.toString(),
+    u: String(mw.u),
+    pValue: formatP(mw.pGreater),
+    detail: `${medians}, p=${formatP(mw.pGreater)} (${canary.length}/${stable.length} samples): ${worse ? `worse than stable by more than ${spec.versusStable!.maxIncrease}%` : !sig ? 'not significantly worse' : `within ${spec.versusStable!.maxIncrease}% of stable`}`,
   };
 }
 
@@ -119,12 +309,23 @@ export interface JudgeInput {
   triggers: TriggerSpec[];
   /** Results keyed by the resolved query text. */
   results: Record<string, InstantResult>;
-  /** Resolved query per signal / trigger id. */
+  /** Resolved query per key (see queryTemplates). */
   queries: Record<string, string>;
   baseline: Record<string, string | null>;
   memory: JudgeMemory;
   now: number;
+  /** Canary and stable range results per signal with versusStable; omit to skip the comparison. */
+  ranges?: Record<string, { canary: RangeResult; stable: RangeResult }>;
+  versusStable?: VersusStableSettings;
+  /** The stage has run its duration: a signal still lacking samples takes its onInsufficientSamples policy
+   * (a longer dwell does not help a sliding window). */
+  stageOver?: boolean;
+  /** Waiting longer cannot help the comparisons (dwell extension spent, or the minimum out of its reach):
+   * one still lacking samples proceeds. */
+  dwellExtensionOver?: boolean;
 }
+
+const RANK: Record<StageAction, number> = { continue: 0, hold: 1, 'page-human': 2, rollback: 3 };
 
 /** One evaluation of the decision matrix (spec section 6). */
 export function judge(input: JudgeInput): Judgment {
@@ -134,46 +335,67 @@ export function judge(input: JudgeInput): Judgment {
   let cause: string | undefined;
   let missingData = false;
   const escalate = (next: StageAction, why: string, who: string) => {
-    const rank: Record<StageAction, number> = { continue: 0, hold: 1, 'page-human': 2, rollback: 3 };
     reasons.push(why);
-    if (rank[next] > rank[action]) {
+    if (RANK[next] > RANK[action]) {
       action = next;
       cause = who;
     }
   };
   const apply = (policyAction: Action, why: string, who: string) => {
     if (policyAction === 'proceed') reasons.push(`${why} (policy: proceed)`);
-    else escalate(policyAction === 'hold' ? 'hold' : policyAction, why, who);
+    else escalate(policyAction, why, who);
+  };
+  const resultOf = (key: string) => input.results[input.queries[key] ?? ''];
+  const signalsById = new Map(input.signals.map((s) => [s.id, s]));
+  const stageOver = input.stageOver ?? false;
+  const extensionOver = input.dwellExtensionOver ?? false;
+
+  const conditionOf = (trigger: TriggerSpec, c: TriggerCondition, i: number): ConditionState => {
+    const signal = c.signal === undefined ? undefined : signalsById.get(c.signal);
+    const key = signal ? signal.id : conditionKey(trigger.id, i);
+    const scale = c.scale ?? signal?.scale ?? '1';
+    if (c.signal !== undefined && !signal) return { condition: null, detail: `signal ${c.signal} is not judged here`, missing: { outcome: 'query-error', detail: `signal ${c.signal} is not judged here` } };
+    return judgeCondition(`${signal ? signal.short : `and${i + 1}`}: `, resultOf(key), scale, c.comparator, c.threshold);
   };
 
   const triggers = input.triggers.map((spec): TriggerEvaluation => {
     const prev = memory.triggers[spec.id] ?? { since: null, missingStreak: 0 };
-    const result = input.results[input.queries[spec.id] ?? ''];
-    if (!result || result.kind !== 'value') {
+    const main = judgeTriggerMain(spec, resultOf(spec.id), resultOf(samplesKey(spec.id)));
+    const parts = [main, ...spec.and.map((c, i) => conditionOf(spec, c, i))];
+    const condition = allOf(parts);
+    const detail = parts.map((p) => p.detail).join('; ');
+    if (condition === null) {
       // Unknown neither confirms nor clears the condition: keep its start, count the gap.
       memory.triggers[spec.id] = { since: prev.since, missingStreak: prev.missingStreak + 1 };
-      const why = result?.kind === 'query-error' ? result.message : `no data (${result?.kind === 'no-data' ? result.reason : 'missing'})`;
+      const missing = parts.find((p) => p.condition === null)!.missing!;
       missingData = true;
-      reasons.push(`trigger ${spec.id} cannot be evaluated: ${why}`);
-      return { id: spec.id, condition: null, since: prev.since, fired: false, detail: why };
+      reasons.push(`trigger ${spec.id} cannot be evaluated: ${missing.detail}`);
+      return { id: spec.id, outcome: missing.outcome, condition, value: main.value, since: prev.since, fired: false, detail };
     }
-    const value = scaled(result.value, spec.scale);
-    const condition = compare(value, spec.comparator, spec.threshold);
     const since = condition ? (prev.since ?? input.now) : null;
     memory.triggers[spec.id] = { since, missingStreak: 0 };
     const fired = condition && since !== null && input.now - since >= spec.for;
-    const detail = `${value} ${spec.comparator} ${spec.threshold}` + (condition ? ` for ${Math.round((input.now - (since ?? input.now)) / 1000)}s` : ' is false');
-    if (fired) apply(spec.action, `trigger ${spec.id}: ${spec.title} (${value})`, spec.id);
-    return { id: spec.id, condition, value, since, fired, detail };
+    const held = condition ? ` for ${Math.round((input.now - (since ?? input.now)) / 1000)}s` : '';
+    if (fired) apply(spec.action, `trigger ${spec.id}: ${spec.title} (${main.value})`, spec.id);
+    const outcome = fired ? 'trigger' : condition ? 'breach' : main.insufficient ? 'insufficient-samples' : 'pass';
+    return { id: spec.id, outcome, condition, value: main.value, since, fired, detail: detail + held };
   });
 
+  const accepted = (outcome: Outcome, settled: boolean, policy: Action) => outcome === 'pass' || (outcome === 'insufficient-samples' && settled && policy === 'proceed');
+
+  let unsettled = 0;
+  let waiting = 0;
   const signals = input.signals.map((spec) => {
-    const evaluation = judgeSignal(spec, input.results[input.queries[spec.id] ?? ''], input.baseline);
+    const evaluation = judgeSignal(spec, resultOf(spec.id), resultOf(samplesKey(spec.id)), input.baseline);
     const prev = memory.signals[spec.id] ?? { recent: [], missingStreak: 0 };
     const recent = [...prev.recent, evaluation.outcome].slice(-spec.policy.window);
     const missingStreak = MISSING.includes(evaluation.outcome) ? prev.missingStreak + 1 : 0;
-    if (evaluation.outcome === 'inconclusive') reasons.push(`${spec.title}: inconclusive (${evaluation.detail})`);
     memory.signals[spec.id] = { recent, missingStreak };
+    if (evaluation.outcome === 'inconclusive') apply(spec.policy.onInconclusive, `${spec.title}: inconclusive (${evaluation.detail})`, spec.id);
+    if (evaluation.outcome === 'insufficient-samples') {
+      if (stageOver) apply(spec.policy.onInsufficientSamples, `${spec.title}: insufficient samples at the end of the stage (${evaluation.detail})`, spec.id);
+      else reasons.push(`${spec.title}: insufficient samples (${evaluation.detail})`);
+    }
     const breaches = recent.filter((o) => o === 'breach').length;
     if (evaluation.outcome === 'breach' && breaches >= spec.policy.breachesToAct) {
       apply(spec.policy.onBreach, `${spec.title} breached ${breaches}/${recent.length}: ${evaluation.detail}`, spec.id);
@@ -185,11 +407,32 @@ export function judge(input: JudgeInput): Judgment {
       missingData = true;
       reasons.push(`${spec.title}: ${evaluation.outcome} (${missingStreak}/${spec.policy.missingDataBudget} of budget)`);
     }
+    if (!accepted(evaluation.outcome, stageOver, spec.policy.onInsufficientSamples)) unsettled += 1;
     return evaluation;
   });
 
-  const clean = signals.every((s) => s.outcome === 'pass') && triggers.every((t) => t.condition === false);
-  return { memory, signals, triggers, action, clean, reasons, cause, missingData };
+  const settings = input.versusStable;
+  const comparisons = settings && input.ranges
+    ? input.signals.filter((s) => s.versusStable).map((spec) => {
+      const c = judgeComparison(spec, settings, input.ranges![spec.id]);
+      if (c.outcome === 'breach') apply(settings.onWorse, `${spec.title} versus stable: ${c.detail}`, `${spec.id}:versus-stable`);
+      if (MISSING.includes(c.outcome)) {
+        missingData = true;
+        reasons.push(`${spec.title} versus stable: ${c.outcome} (${c.detail})`);
+      }
+      if (c.outcome === 'insufficient-samples') reasons.push(`${spec.title} versus stable: insufficient samples (${c.detail})${extensionOver ? ' (policy: proceed)' : ''}`);
+      if (!accepted(c.outcome, extensionOver, 'proceed')) {
+        unsettled += 1;
+        if (c.outcome === 'insufficient-samples') waiting += 1;
+      }
+      return c;
+    })
+    : [];
+
+  const triggersQuiet = triggers.every((t) => t.condition === false);
+  const clean = unsettled === 0 && triggersQuiet;
+  const waitingForSamples = !clean && triggersQuiet && waiting === unsettled && action === 'continue';
+  return { memory, signals, triggers, comparisons, action, clean, waitingForSamples, reasons, cause, missingData };
 }
 
 /** Counts "6/6 PASS" style: signals that passed out of all signals. */

@@ -1,30 +1,78 @@
-// First night (T+90 min to T+24 h): a child workflow that checks the golden
-// signals on the plan's rhythm and continues-as-new to keep its history small.
-import { condition, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+// First night (T+90 min to T+24 h, spec section 8): a child workflow that checks
+// the golden signals and the SLO burn rate on the plan's rhythm, writes
+// hourly_log_<hh>.txt, and continues-as-new every few checks to keep each
+// history small. A breach is posted to the war-room and, per the plan, handed
+// back to the parent's one rollback path or paged to a human.
+import {
+  ActivityFailure, CancellationScope, condition, continueAsNew, executeChild, isCancellation, proxyActivities, sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { InstantResult } from '../adapters/metrics/provider';
+import type { EvidenceInput } from '../adapters/ledger/ledger';
 import type { ReleaseActivities, ReleaseRef } from '../activities/types';
 import type { ReleasePlan } from '../plan/schema';
+import { describeBurn, judgeBurnRate, renderBurnQueries } from './burn-rate';
 import { renderCanaryQueries } from './canary';
 import { emptyMemory, judge, type JudgeMemory } from './decide';
 import { firstNightSchedule, planHour } from './rhythm';
+import type { ReleaseRun } from './run';
 import { warRoomLine } from './warroom';
+
+export interface FirstNightCheck {
+  /** 1-based, in schedule order. */
+  n: number;
+  /** Planned offset from the start of the watch (ms). */
+  offsetMs: number;
+  /** Workflow time of the evaluation, ms after the start of the watch. */
+  elapsedMs: number;
+  at: string;
+  /** Plan hour 00..23: the hourly_log_<hh>.txt it went to. */
+  hour: string;
+  passed: number;
+  total: number;
+  /** Signal values (decimal strings, the signal's unit) by signal id. */
+  values: Record<string, string>;
+  burn: string[];
+  /** ok; concern: paged (missing data, a hold-level signal); breach: the plan's onBreach applied. */
+  outcome: 'ok' | 'concern' | 'breach';
+  reasons: string[];
+}
+
+export interface FirstNightSummary {
+  startedAt: string;
+  endedAt?: string;
+  plannedChecks: number;
+  onBreach: ReleasePlan['firstNight']['onBreach'];
+  /** Workflow executions so far: 1 + continue-as-new count. */
+  runs: number;
+  checks: FirstNightCheck[];
+}
 
 export interface FirstNightInput {
   release: ReleaseRef;
   plan: ReleasePlan;
   baseline: Record<string, string | null>;
-  /** Workflow time the watch began; the schedule is relative to it across continue-as-new. */
+  warRoomChannel: string;
+  /** Workflow time (ms) the watch began; the schedule is relative to it across continue-as-new. */
   startedAt: number;
   checkIndex: number;
   memory: JudgeMemory | null;
-  breaches: number;
+  summary: FirstNightSummary | null;
 }
 
 export type FirstNightResult =
-  | { kind: 'watched'; checks: number; breaches: number }
-  | { kind: 'rollback'; reason: string; cause: string; checks: number };
+  | { kind: 'watched'; summary: FirstNightSummary }
+  | { kind: 'rollback'; reason: string; cause: string; summary: FirstNightSummary };
 
-/** Checks per run before continuing as new. */
-const CHECKS_PER_RUN = 12;
+/** What the parent sees: the watch's result, or an abort that cancelled it. */
+export type WatchOutcome = FirstNightResult | { kind: 'aborted'; reason: string };
+
+/** Checks per workflow execution before continuing as new (about 11 history events each). */
+export const CHECKS_PER_RUN = 12;
+
+export function warRoomChannel(plan: ReleasePlan): string {
+  return plan.notifications.warRoomChannel.replaceAll('{version}', plan.version.replaceAll('.', '-'));
+}
 
 export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstNightResult> {
   const { plan, release } = input;
@@ -33,38 +81,108 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
     retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
   });
   const schedule = firstNightSchedule(plan.firstNight.rhythm);
-  const queries = renderCanaryQueries(plan, 'canary');
+  const signals = renderCanaryQueries(plan, 'canary');
+  const burnQueries = renderBurnQueries(plan.firstNight.burnRate, { service: plan.service, version: plan.version, track: 'canary' });
+  const queries = [...new Set([...signals.unique, ...burnQueries.flatMap((a) => [a.long, a.short])])];
+  const summary: FirstNightSummary = input.summary
+    ? { ...input.summary, runs: input.summary.runs + 1 }
+    : { startedAt: new Date(input.startedAt).toISOString(), plannedChecks: schedule.length, onBreach: plan.firstNight.onBreach, runs: 1, checks: [] };
   let memory = input.memory ?? emptyMemory();
-  let breaches = input.breaches;
+  let pending: EvidenceInput[] = [];
+  const record = (key: string, file: string, kind: EvidenceInput['kind'], body: string) =>
+    pending.push({ release: release.release, runId: release.runId, key, file, kind, mode: 'append', body });
+  const flush = async () => {
+    if (pending.length > 0) await acts.recordEvidence(pending);
+    pending = [];
+  };
 
   for (let i = input.checkIndex; i < schedule.length; i++) {
     if (i - input.checkIndex >= CHECKS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-      return continueAsNew<typeof firstNightWorkflow>({ ...input, checkIndex: i, memory, breaches });
+      await flush();
+      return continueAsNew<typeof firstNightWorkflow>({ ...input, checkIndex: i, memory, summary });
     }
     const offset = schedule[i]!;
     const wait = input.startedAt + offset - Date.now();
-    if (wait > 0) await condition(() => false, wait);
-    const results = await acts.evaluate({ queries: queries.unique, timeoutMs: plan.metrics.queryTimeout, flush: [] });
-    const judgment = judge({ signals: plan.signals, triggers: plan.triggers, results, queries: queries.byId, baseline: input.baseline, memory, now: Date.now() });
+    if (wait > 0) await sleep(wait, { summary: `First night: wait for check ${i + 1} of ${schedule.length}` });
+
+    let results: Record<string, InstantResult>;
+    try {
+      results = await acts.evaluate({ queries, timeoutMs: plan.metrics.queryTimeout, flush: pending });
+      pending = [];
+    } catch (err) {
+      // A failed evaluation is missing data for every query, never a pass.
+      if (!(err instanceof ActivityFailure)) throw err;
+      const message = `evaluation failed: ${err.cause?.message ?? err.message}`;
+      const at = new Date().toISOString();
+      results = Object.fromEntries(queries.map((q) => [q, { kind: 'query-error', message, resolvedQuery: q, at } as InstantResult]));
+    }
+    // Each check is final for its moment (no stage to dwell in): lacking samples takes the signal's policy at once.
+    const judgment = judge({
+      signals: plan.signals, triggers: plan.triggers, results, queries: signals.byId, baseline: input.baseline, memory, now: Date.now(),
+      stageOver: true, dwellExtensionOver: true,
+    });
     memory = judgment.memory;
-    const action = judgment.action === 'continue' ? 'proceed' : judgment.action;
+    const burn = judgeBurnRate(plan.firstNight.burnRate, burnQueries, results);
+    const firing = burn.filter((b) => b.firing);
+
+    // A rollback-level signal or trigger, or a burn-rate alert, is a breach; a hold or missing data pages a human.
+    const reasons = [...judgment.reasons, ...firing.map((b) => `SLO burn rate ${describeBurn(b)}`)];
+    const breach = judgment.action === 'rollback' || firing.length > 0;
+    const outcome: FirstNightCheck['outcome'] = breach ? 'breach' : judgment.action === 'continue' ? 'ok' : 'concern';
+    const check: FirstNightCheck = {
+      n: i + 1, offsetMs: offset, elapsedMs: Date.now() - input.startedAt, at: new Date().toISOString(),
+      hour: planHour(offset, plan.timeScale),
+      passed: judgment.signals.filter((s) => s.outcome === 'pass').length, total: plan.signals.length,
+      values: Object.fromEntries(judgment.signals.flatMap((s) => (s.value === undefined ? [] : [[s.id, s.value]]))),
+      burn: burn.map(describeBurn), outcome, reasons,
+    };
+    summary.checks.push(check);
+
+    const action = outcome === 'ok' ? 'continue' : breach && plan.firstNight.onBreach === 'rollback' ? 'rollback' : 'page-human';
     const line = warRoomLine({ elapsedMs: offset, stageIndex: plan.canary.stages.length - 1, traffic: 100, specs: plan.signals, evaluations: judgment.signals, action });
-    const hh = planHour(offset, plan.timeScale);
-    await acts.recordEvidence([
-      {
-        release: release.release, runId: release.runId, key: `first-night/check/${i + 1}`, file: `hourly_log_${hh}.txt`,
-        kind: 'measurement', mode: 'append',
-        body: `first night check ${i + 1}/${schedule.length} | ${line}${judgment.reasons.length ? ` | ${judgment.reasons.join('; ')}` : ''}`,
-      },
-      { release: release.release, runId: release.runId, key: `warroom/first-night/${i + 1}`, file: 'warroom_log.txt', kind: 'warroom', mode: 'append', body: `first night ${line}` },
-    ]);
-    if (judgment.action === 'rollback') {
-      return { kind: 'rollback', reason: `first night check ${i + 1}: ${judgment.reasons.join('; ')}`, cause: judgment.cause ?? 'first-night', checks: i + 1 };
+    const label = `first night ${check.n}/${schedule.length}`;
+    record(`first-night/check/${check.n}`, `hourly_log_${check.hour}.txt`, 'measurement',
+      `${check.at} ${label} | ${line} | burn ${check.burn.join(', ')}${reasons.length ? ` | ${reasons.join('; ')}` : ''}`);
+    record(`warroom/first-night/${check.n}`, 'warroom_log.txt', 'warroom', `${label} ${line}`);
+    if (outcome === 'ok') continue;
+
+    const why = `${label}: ${reasons.join('; ')}`;
+    await flush();
+    await acts.announce({
+      ...release, channel: input.warRoomChannel, key: `announce/first-night/${check.n}`,
+      text: `${breach ? 'FIRST NIGHT BREACH' : 'First night concern'} on ${plan.version}: ${why}. ${action === 'rollback' ? 'Rolling back.' : 'Paging a human.'}`,
+    });
+    if (action === 'rollback') {
+      summary.endedAt = check.at;
+      return { kind: 'rollback', reason: why, cause: firing.length > 0 && judgment.action !== 'rollback' ? `slo-burn-${firing[0]!.name}` : judgment.cause ?? 'first-night', summary };
     }
-    if (judgment.action !== 'continue') {
-      breaches += 1;
-      await acts.page({ ...release, reason: `first night check ${i + 1}: ${judgment.reasons.join('; ')}`, key: `page/first-night/${i + 1}` });
-    }
+    await acts.page({ ...release, reason: why, key: `page/first-night/${check.n}` });
   }
-  return { kind: 'watched', checks: schedule.length, breaches };
+  await flush();
+  summary.endedAt = new Date().toISOString();
+  return { kind: 'watched', summary };
+}
+
+/** Runs the watch as a child of the release; an abort cancels it (the parent then rolls back). */
+export async function watchFirstNight(run: ReleaseRun): Promise<WatchOutcome> {
+  const input: FirstNightInput = {
+    release: run.ref, plan: run.plan, baseline: run.baseline, warRoomChannel: warRoomChannel(run.plan),
+    startedAt: Date.now(), checkIndex: 0, memory: null, summary: null,
+  };
+  const scope = new CancellationScope();
+  const child = scope.run(() => executeChild(firstNightWorkflow, {
+    workflowId: `${workflowInfo().workflowId}-first-night`,
+    staticSummary: `First night of ${run.plan.service} ${run.plan.version}: the golden signals on the plan's rhythm`,
+    args: [input],
+  }));
+  void condition(() => run.abortRequested !== null).then(() => scope.cancel());
+  try {
+    const result = await child;
+    run.status.firstNight = result.summary;
+    return result;
+  } catch (err) {
+    const abort = run.abortRequested;
+    if (abort && isCancellation(err)) return { kind: 'aborted', reason: `aborted by ${abort.by}: ${abort.reason}` };
+    throw err;
+  }
 }

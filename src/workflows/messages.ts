@@ -1,8 +1,11 @@
 // Every message a human (CLI, Slack, Temporal UI) can send a release, and the
 // status it can read. Shared by the workflow and the clients.
+import type { UpdateDefinition } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Phase } from '../plan/schema';
+import type { Phase, ReleasePlan, RemainingRisk } from '../plan/schema';
+import type { ScmOutcome } from '../activities/closeout';
 import type { SignalEvaluation, TriggerEvaluation } from './decide';
+import type { FirstNightSummary } from './first-night';
 
 export type GateId = 'go';
 export type GateDecision = 'go' | 'no-go';
@@ -32,9 +35,15 @@ export interface ControlInput {
 }
 
 export interface DecisionRecord {
-  kind: 'gate' | 'abort' | 'hold' | 'resume' | 'timeout';
+  kind: 'gate' | 'abort' | 'hold' | 'resume' | 'timeout' | 'promote' | 'rollback' | 'handover';
   gate?: GateId;
+  /** Canary controls: the stage (1-based) that was running. */
+  stage?: number;
+  /** Hand-over: the new incident commander. */
+  to?: string;
   decision?: GateDecision;
+  /** A GO given with override: true (the checklist was below 10/10). */
+  override?: boolean;
   by: string;
   reason: string;
   at: string;
@@ -130,6 +139,23 @@ export interface ReleaseStatus {
   verdict: Verdict;
   rollback: RollbackRecord | null;
   dryRun: boolean;
+  /** The remaining risks the release notes carry: the plan's, or the last accepted setRisks. */
+  risks?: RemainingRisk[];
+  /** Freeze, freeze lift and tag, as the SCM adapters reported them. */
+  scm?: ScmOutcome[];
+  /** The first-night watch, once it has ended. */
+  firstNight?: FirstNightSummary;
+  /** The red team's human items (src/workflows/redteam-gate.ts), once the red-team phase opened them. */
+  redTeamGate?: { state: 'open' | 'closed'; deadline: string; items: RedTeamItemState[] };
+}
+
+/** Replaces the remaining risks before close-out; bound to a release and a run like a gate decision. */
+export interface RisksInput {
+  release: string;
+  runId: string;
+  by: string;
+  reason: string;
+  risks: RemainingRisk[];
 }
 
 export const decideGateUpdate = defineUpdate<GateDecisionResult, [GateDecisionInput]>('decideGate');
@@ -137,3 +163,59 @@ export const abortSignal = defineSignal<[ControlInput]>('abort');
 export const holdSignal = defineSignal<[ControlInput]>('hold');
 export const resumeSignal = defineSignal<[ControlInput]>('resume');
 export const statusQuery = defineQuery<ReleaseStatus>('status');
+
+/** Canary controls, the incident commander's (or a delegate's): updates, so a refusal is synchronous. */
+export type CanaryControlAction = 'hold' | 'resume' | 'promote' | 'rollback';
+export const CANARY_CONTROL_ACTIONS: CanaryControlAction[] = ['hold', 'resume', 'promote', 'rollback'];
+
+/** Bound to a release and a run; from a Slack button also to the stage its message was posted for. */
+export interface CanaryControlInput {
+  release: string;
+  runId: string;
+  by: string;
+  reason: string;
+  /** 1-based; when given, the control is refused unless this stage is running. */
+  stage?: number;
+}
+
+export interface HandOverInput {
+  release: string;
+  runId: string;
+  by: string;
+  to: string;
+  reason: string;
+}
+
+export const canaryControlUpdates: Record<CanaryControlAction, UpdateDefinition<DecisionRecord, [CanaryControlInput]>> = {
+  hold: defineUpdate('holdCanary'),
+  resume: defineUpdate('resumeCanary'),
+  promote: defineUpdate('promoteNow'),
+  rollback: defineUpdate('rollbackNow'),
+};
+export const handOverUpdate = defineUpdate<DecisionRecord, [HandOverInput]>('handOver');
+/** The plan the release runs (people, approvers, delegates): the Slack receiver maps users with it. */
+export const planQuery = defineQuery<ReleasePlan>('plan');
+export const setRisksUpdate = defineUpdate<RemainingRisk[], [RisksInput]>('setRisks');
+
+/** A named person confirms (or declines) one red-team item a machine cannot check, e.g. the PITR cold start. */
+export interface RedTeamConfirmInput {
+  release: string;
+  runId: string;
+  item: string;
+  by: string;
+  confirmed: boolean;
+  /** What was done and seen (the evidence a person gives). */
+  note: string;
+}
+
+export interface RedTeamItemState {
+  id: string;
+  check: string;
+  text: string;
+  state: 'open' | 'confirmed' | 'declined' | 'timed-out';
+  by?: string;
+  at?: string;
+  note?: string;
+}
+
+export const confirmRedTeamItemUpdate = defineUpdate<RedTeamItemState, [RedTeamConfirmInput]>('confirmRedTeamItem');

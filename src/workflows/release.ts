@@ -1,20 +1,27 @@
 // The run-of-show of one release, T-30 to T+24h (spec section 1).
 import {
-  CancellationScope, condition, executeChild, isCancellation, setHandler, workflowInfo,
+  CancellationScope, condition, isCancellation, setHandler,
 } from '@temporalio/workflow';
 import { CHECK_CATALOGUE, type CheckPhase } from '../plan/catalogue';
 import type { Phase, ReleasePlan } from '../plan/schema';
 import type { CheckContext } from '../activities/types';
+import { targetContext } from '../plan/target';
 import { renderCanaryQueries, runCanary } from './canary';
 import { buildChecklist } from './checklist';
 import { closeOut } from './close-out';
-import { firstNightWorkflow, type FirstNightResult } from './first-night';
+import { watchFirstNight } from './first-night';
 import {
   abortSignal, decideGateUpdate, holdSignal, resumeSignal, statusQuery,
   type DecisionRecord, type GateDecisionResult, type Verdict,
 } from './messages';
+import { registerRisksUpdate } from './risks';
+import { registerRedTeamGate, runRedTeamGate } from './redteam-gate';
 import { ReleaseRun, type ReleaseInput } from './run';
-import { checkGateDecision, parseControl, parseGateDecision, RefusedError } from './validate';
+import { applyFreeze } from './scm';
+import { sealGoNoGo } from './go-nogo';
+import { awaitGate, registerHumanControl, settlePrompts, startPromptKeeper } from './human-control';
+import { checkCommander, checkGateDecision, commandContextOf, parseControl, parseGateDecision, RefusedError } from './validate';
+import { keepVisible, timerSummary } from './visibility';
 
 export type { ReleaseInput } from './run';
 
@@ -41,6 +48,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
   const { plan } = input;
   const run = new ReleaseRun(plan, input);
   const { status } = run;
+  keepVisible(status, plan, input.searchAttributes ?? false);
   const people = new Set(plan.people.map((p) => p.id));
 
   setHandler(statusQuery, () => status);
@@ -52,6 +60,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
       const record: DecisionRecord = {
         kind: 'gate', gate: d.gate, decision: d.decision, by: d.approver, reason: d.reason,
         at: new Date().toISOString(), release: d.release, runId: d.runId, accepted: true,
+        ...(d.override ? { override: true } : {}),
       };
       gate.decisions.push(record);
       status.decisions.push(record);
@@ -89,6 +98,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     try {
       const c = parseControl(raw);
       if (!people.has(c.by)) throw new RefusedError(`by: "${c.by}" is not a person of this release's plan`);
+      // Hold and resume are the incident commander's, from the Temporal UI as from the CLI and Slack.
+      if (kind !== 'abort') checkCommander(c.by, `${kind} the canary`, commandContextOf(status, plan));
       if (status.verdict !== 'running') throw new RefusedError(`the release has already ended (${status.verdict})`);
       record = { kind, by: c.by, reason: c.reason, at, release: status.release, runId: status.runId, accepted: true };
       apply(c);
@@ -105,6 +116,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
   setHandler(abortSignal, control('abort', (c) => { run.abortRequested ??= c; }));
   setHandler(holdSignal, control('hold', (c) => { run.holdRequested = c; status.held = true; }));
   setHandler(resumeSignal, control('resume', () => { run.holdRequested = null; status.held = false; }));
+  registerRisksUpdate(run);
+  registerRedTeamGate(run);
+  registerHumanControl(run);
+  startPromptKeeper(run);
 
   // T is the start of canary stage 1; the run starts at the freeze offset before it.
   const t0 = Date.now() - plan.timeline.freeze;
@@ -119,7 +134,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     if (phase !== 'canary' && phase !== 'first-night' && phase !== 'close-out') {
       const at = t0 + plan.timeline[TIMELINE_KEY[phase]];
       const wait = at - Date.now();
-      if (wait > 0) await condition(() => run.abortRequested !== null, wait);
+      if (wait > 0) await condition(() => run.abortRequested !== null, wait, timerSummary.phase(phase, at - t0));
     }
     if (run.abortRequested) throw new AbortRelease();
     status.phase = phase;
@@ -155,11 +170,16 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     canaryPlan: describeCanaryPlan(plan),
     limits: plan.checks.limits,
     expectedTargets: plan.metrics.expectedTargets,
+    ritual: plan.ritual,
+    target: targetContext(plan),
   };
+  // The plan as this release runs it: `evidence verify` reads from it which files the release owes.
+  run.record({ key: 'plan', file: `release_plan_${plan.version}.json`, kind: 'document', body: `${JSON.stringify(plan, null, 2)}\n` });
 
   try {
     await enter('freeze');
-    await run.announce('deploys', `Change freeze for ${plan.service} ${plan.version}: open pull requests are held (hold-for-canary) until the release closes. Initiated by ${input.initiator}.`, 'freeze');
+    const freeze = await applyFreeze(run);
+    await run.announce('deploys', `Change freeze for ${plan.service} ${plan.version}: open pull requests are held (${plan.scm.holdLabel}) until the release closes (${freeze.summary}). Initiated by ${input.initiator}.`, 'freeze');
 
     await enter('war-room');
     await run.announce('warRoom', `War-room open for ${plan.service} ${plan.version}. Incident commander: ${plan.incidentCommander}. Signal only; pager in yellow (high alert).`, 'war-room');
@@ -169,11 +189,13 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     const baseline = preflight.find((r) => r.id === 'baseline-metrics');
     run.baseline = baseline?.data ?? {};
     context.baseline = run.baseline;
+    context.blindSpots = preflight.filter((r) => r.phase === 'blindSpots').map(({ data: _data, ...r }) => r);
 
     await enter('blast-radius');
     await checksOf(['blastRadius'], context);
     await enter('red-team');
     await checksOf(['redTeam'], context);
+    await runRedTeamGate(run);
     await enter('green-button');
     await checksOf(['greenButton'], context);
     await run.flush();
@@ -185,9 +207,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     gate.state = 'open';
     gate.openedAt = new Date().toISOString();
     gate.deadline = new Date(Date.now() + plan.gates.go.timeout).toISOString();
-    const passed = gate.checklist.filter((i) => i.ok).length;
-    await run.announce('warRoom', `GO/NO-GO for ${plan.version} is open: checklist ${passed}/${gate.checklist.length}. Approvers: ${plan.gates.go.approvers.join(', ')} (quorum ${plan.gates.go.quorum}). Decide before ${gate.deadline}.`, 'gate-go-open');
-    const decided = await condition(() => gate.state !== 'open' || run.abortRequested !== null, plan.gates.go.timeout);
+    // The prompt keeper posts the GO/NO-GO prompt (with buttons) to the war-room.
+    const decided = await awaitGate(run, 'go', timerSummary.gate(plan));
     if (run.abortRequested) throw new AbortRelease();
     if (!decided) {
       gate.state = 'timed-out';
@@ -199,6 +220,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
       status.decisions.push(record);
       run.record({ key: 'gate/go/timeout', file: `go_nogo_signed_${plan.version}.txt`, kind: 'gate', mode: 'append', body: `${record.at} NO-GO (timeout): ${record.reason}` });
     }
+    await sealGoNoGo(run);
     const gateState: string = gate.state;
     if (gateState !== 'go') {
       verdictReason = gateState === 'timed-out' ? 'GO/NO-GO timed out: NO-GO' : `NO-GO by ${gate.decisions.at(-1)?.by}: ${gate.decisions.at(-1)?.reason}`;
@@ -214,10 +236,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     }
 
     await enter('first-night');
-    const watch: FirstNightResult = await executeChild(firstNightWorkflow, {
-      workflowId: `${workflowInfo().workflowId}-first-night`,
-      args: [{ release: run.ref, plan, baseline: run.baseline, startedAt: Date.now(), checkIndex: 0, memory: null, breaches: 0 }],
-    });
+    const watch = await watchFirstNight(run);
+    if (watch.kind === 'aborted') throw new AbortRelease();
     if (watch.kind === 'rollback') {
       await CancellationScope.nonCancellable(() => run.rollback(watch.reason, watch.cause));
       await run.announce('warRoom', `ROLLBACK of ${plan.version} during the first night: ${watch.reason}`, 'rollback');
@@ -225,9 +245,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     }
 
     await enter('close-out');
-    await closeOut(run, watch);
-    await run.announce('deploys', `${plan.service} ${plan.version} released: freeze lifted. ${status.stages.length} stages passed, rollback=0.`, 'complete');
-    return await finish(run, 'released', `reached 100% and watched ${watch.checks} first-night checks`);
+    return await finish(run, 'released', `reached 100% and watched ${watch.summary.checks.length} first-night checks`);
   } catch (err) {
     if (err instanceof AbortRelease || isCancellation(err)) {
       const by = run.abortRequested ? `aborted by ${run.abortRequested.by}: ${run.abortRequested.reason}` : 'workflow cancelled';
@@ -253,6 +271,7 @@ function result(run: ReleaseRun, verdict: Verdict, reason: string): ReleaseResul
 
 async function finish(run: ReleaseRun, verdict: Verdict, reason: string): Promise<ReleaseResult> {
   const { status } = run;
+  await closeOut(run, verdict, reason);
   status.verdict = verdict;
   for (const p of status.phases) {
     if (p.state === 'running') { p.state = verdict === 'released' ? 'done' : 'failed'; p.endedAt = new Date().toISOString(); }
@@ -264,6 +283,7 @@ async function finish(run: ReleaseRun, verdict: Verdict, reason: string): Promis
     key: 'verdict', file: `verdict_${run.plan.version}.txt`, kind: 'decision',
     body: `release: ${status.release}\nrun: ${status.runId}\nverdict: ${verdict}\nreason: ${reason}\ncanary weight: ${status.canaryWeight}%\n`,
   });
+  await settlePrompts(run);
   await run.flush();
   return result(run, verdict, reason);
 }

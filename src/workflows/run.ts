@@ -3,11 +3,14 @@
 import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { InstantResult } from '../adapters/metrics/provider';
 import type { EvidenceInput } from '../adapters/ledger/ledger';
-import type { ReleaseActivities } from '../activities/types';
+import type { AnnounceResult, ReleaseActivities } from '../activities/types';
+import type { MessageRef } from '../adapters/chat/notifier';
+import type { Prompt } from '../slack/blocks';
 import type { ReleasePlan } from '../plan/schema';
-import { PHASES } from '../plan/schema';
+import { PHASES } from '../plan/vocabulary';
 import type { ControlInput, ReleaseStatus, RollbackRecord } from './messages';
 import { renderCanaryQueries } from './canary';
+import { withSummaries } from './visibility';
 
 export interface ReleaseInput {
   plan: ReleasePlan;
@@ -15,6 +18,8 @@ export interface ReleaseInput {
   initiator: string;
   /** Rehearsal: every check and evaluation runs, the router only records weights. */
   dryRun?: boolean;
+  /** The namespace has the Spark* search attributes (the client checked); only then are they set. */
+  searchAttributes?: boolean;
 }
 
 const WARROOM_LINES_KEPT = 30;
@@ -25,6 +30,9 @@ export class ReleaseRun {
   baseline: Record<string, string | null> = {};
   abortRequested: ControlInput | null = null;
   holdRequested: ControlInput | null = null;
+  /** The incident commander's (or a delegate's) canary controls, taken by the stage loop. */
+  rollbackRequested: ControlInput | null = null;
+  promoteRequested: ControlInput | null = null;
   private pending: EvidenceInput[] = [];
   private readonly acts: ReleaseActivities;
   private readonly rollbackActs: ReleaseActivities;
@@ -32,16 +40,16 @@ export class ReleaseRun {
   constructor(readonly plan: ReleasePlan, readonly input: ReleaseInput) {
     const info = workflowInfo();
     this.ref = { release: info.workflowId, runId: info.runId, service: plan.service, version: plan.version };
-    this.acts = proxyActivities<ReleaseActivities>({
+    this.acts = withSummaries(proxyActivities<ReleaseActivities>({
       startToCloseTimeout: plan.checks.timeout + 30_000,
       heartbeatTimeout: plan.checks.timeout + 30_000,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-    });
+    }), () => this.status);
     // Rollback is compensation: it retries until it succeeds.
-    this.rollbackActs = proxyActivities<ReleaseActivities>({
+    this.rollbackActs = withSummaries(proxyActivities<ReleaseActivities>({
       startToCloseTimeout: plan.metrics.queryTimeout * 3 + 60_000,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' }, // no attempt limit
-    });
+    }), () => this.status);
     this.status = {
       release: info.workflowId,
       runId: info.runId,
@@ -134,16 +142,46 @@ export class ReleaseRun {
     }
   }
 
-  async page(reason: string, key: string): Promise<void> {
-    this.status.paged = true;
-    await this.acts.page({ ...this.ref, reason, key: `page/${key}` });
+  /** A human asked the stage loop for something: it wakes from its wait. */
+  humanInterrupt(): boolean {
+    return this.abortRequested !== null || this.rollbackRequested !== null || this.promoteRequested !== null || this.holdRequested !== null;
   }
 
-  async announce(channel: 'deploys' | 'warRoom', text: string, key: string): Promise<void> {
+  /** Pages the incident commander (or `to`) through the pager on the plan's route. */
+  async page(reason: string, key: string, opts: { kind?: 'page' | 'escalation'; to?: string[] } = {}): Promise<AnnounceResult> {
+    if ((opts.kind ?? 'page') === 'page') this.status.paged = true;
+    const to = opts.to ?? [this.status.incidentCommander];
+    try {
+      return await this.acts.page({
+        ...this.ref, reason, key: `page/${key}`, kind: opts.kind ?? 'page',
+        to, route: this.plan.pager.route ?? this.plan.service,
+      });
+    } catch (err) {
+      return this.unrecorded(err, `page/${key}`, 'pages.txt', `${opts.kind ?? 'page'} to ${to.join(', ')}: ${reason}`);
+    }
+  }
+
+  /**
+   * A page or announcement whose activity failed after its retries (its evidence write, when the
+   * database is away): the release goes on, and the failure is queued as evidence for the next
+   * activity that reaches the ledger. Any other error is the workflow's own and is rethrown.
+   */
+  private unrecorded(err: unknown, key: string, file: string, what: string): AnnounceResult {
+    if (!(err instanceof ActivityFailure)) throw err;
+    const detail = `delivery unknown: the activity failed after its retries (${err.cause?.message ?? err.message})`;
+    this.record({ key: `${key}/failed`, file, kind: 'note', mode: 'append', body: `${new Date().toISOString()} ${what}\n  -> ${detail}` });
+    return { delivered: false, detail };
+  }
+
+  async announce(channel: 'deploys' | 'warRoom', text: string, key: string, opts: { prompt?: Prompt; replace?: MessageRef } = {}): Promise<AnnounceResult> {
     const name = channel === 'deploys'
       ? this.plan.notifications.deploysChannel
       : this.plan.notifications.warRoomChannel.replaceAll('{version}', this.plan.version.replaceAll('.', '-'));
-    await this.acts.announce({ ...this.ref, channel: name, text, key: `announce/${key}` });
+    try {
+      return await this.acts.announce({ ...this.ref, channel: name, text, key: `announce/${key}`, ...opts });
+    } catch (err) {
+      return this.unrecorded(err, `announce/${key}`, 'announcements.txt', `${name} ${text}`);
+    }
   }
 
   /** The one rollback path: abort, cancellation, a failing stage and a first-night breach all end here. */

@@ -11,9 +11,16 @@ export function formatValue(value: string | undefined, unit: string): string {
   return `${rounded.toString()}${unit}`;
 }
 
-const ACTION_WORDS: Record<StageAction | 'proceed', string> = {
+/** After a value: ! a breach, ? a value that cannot be judged yet (too few samples, no baseline). */
+const MARKS: Partial<Record<SignalEvaluation['outcome'], string>> = { pass: '', 'insufficient-samples': '?', inconclusive: '?' };
+
+/** What the IC says: the judgment's action, or the stage loop's proceed / extend. */
+export type WarRoomAction = StageAction | 'proceed' | 'extend';
+
+const ACTION_WORDS: Record<WarRoomAction, string> = {
   continue: 'Continue',
   proceed: 'Proceed',
+  extend: 'Extend dwell, waiting for samples',
   hold: 'Hold',
   'page-human': 'Hold, paging a human',
   rollback: 'Roll back',
@@ -25,7 +32,7 @@ export function warRoomLine(opts: {
   traffic: number;
   specs: SignalSpec[];
   evaluations: SignalEvaluation[];
-  action: StageAction | 'proceed';
+  action: WarRoomAction;
 }): string {
   const totalSeconds = Math.max(0, Math.floor(opts.elapsedMs / 1000));
   const mm = String(Math.floor(totalSeconds / 60)).padStart(2, '0');
@@ -34,7 +41,7 @@ export function warRoomLine(opts: {
     .map((spec) => {
       const e = opts.evaluations.find((x) => x.id === spec.id);
       const shown = e?.value !== undefined ? formatValue(e.value, spec.unit) : `n/a(${e?.outcome ?? 'missing'})`;
-      return `${spec.short}=${shown}${e && e.outcome !== 'pass' && e.value !== undefined ? '!' : ''}`;
+      return `${spec.short}=${shown}${e && e.value !== undefined ? MARKS[e.outcome] ?? '!' : ''}`;
     })
     .join(' ');
   const passed = opts.evaluations.filter((e) => e.outcome === 'pass').length;

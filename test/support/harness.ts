@@ -12,6 +12,9 @@ import { createReleaseWorker, type ReleaseWorker } from '../../src/worker';
 import { installWorkerRuntime } from '../../src/metrics/runtime';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { startDemoTarget, type DemoTarget } from '../../demo/target';
+import { startNtpServer, type NtpServer } from '../../demo/ntp';
+
+let ntp: NtpServer | undefined;
 
 export const TEST_PLAN = path.join(__dirname, '..', 'fixtures', 'plans', 'workflow-test.yaml');
 
@@ -48,8 +51,10 @@ export async function startHarness(name: string, opts: { workerMetricsPort?: num
     runtimeInstalled = true;
   }
   const taskQueue = `test-${name}-${process.pid}-${Date.now()}`;
-  // No background 5xx: low-volume ratio noise is the canary-judgment issue's to handle (insufficient samples).
-  const target = await startDemoTarget({ load: { rps: 100 }, baselineErrorRate: 0 });
+  // Realistic background 5xx (0.1%, the target's default): the judgment's samples rule keeps it from failing a 1% canary.
+  ntp ??= await startNtpServer();
+  // Through pgBouncer when scripts/env.sh is sourced (npm test does), as the checks expect.
+  const target = await startDemoTarget({ load: { rps: 100 }, databaseUrl: process.env.SPARK_TARGET_DATABASE_URL });
   let worker: ReleaseWorker | undefined;
   let client: ReleaseClient | undefined;
   try {
@@ -70,6 +75,8 @@ export async function startHarness(name: string, opts: { workerMetricsPort?: num
       await running;
       await client!.close();
       await target.stop();
+      await ntp?.stop();
+      ntp = undefined;
     },
   };
 }
@@ -78,7 +85,11 @@ let counter = 0;
 /** The test plan with a version no other run has used (a version is released once). */
 export function uniquePlan(overrides: Record<string, unknown> = {}): ReleasePlan {
   counter += 1;
-  return loadPlanFileWith(TEST_PLAN, { version: `v1.4.0-test.${Date.now()}.${process.pid}.${counter}`, ...overrides });
+  return loadPlanFileWith(TEST_PLAN, {
+    version: `v1.4.0-test.${Date.now()}.${process.pid}.${counter}`,
+    ...(ntp ? { target: { ntpServer: ntp.url } } : {}),
+    ...overrides,
+  });
 }
 
 /** Polls the status query until `predicate` holds; fails with the last status after `timeoutMs`. */

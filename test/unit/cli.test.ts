@@ -41,7 +41,7 @@ test('a time scale outside (0, 1] is refused naming the option', async () => {
 test('plan check accepts the shipped plans and reports every problem of a bad one with its field', async () => {
   const ok = await run('plan', 'check', path.join(__dirname, '..', '..', 'plans', 'v1.4.0.yaml'));
   expect(ok.code).toBe(0);
-  expect(ok.out).toMatch(/OK: spark-trading v1.4.0: 5 stages, 8 signals, 6 triggers/);
+  expect(ok.out).toMatch(/OK: spark-trading v1.4.0: 5 stages, 8 signals, 20 triggers/);
   const bad = await run('plan', 'check', path.join(fixtures, 'several-problems.yaml'));
   expect(bad.code).toBe(2);
   expect(bad.err).toMatch(/invalid release plan/);

@@ -1,6 +1,7 @@
 import path from 'node:path';
-import type { InstantResult } from '../../src/adapters/metrics/provider';
-import { loadPlanFile } from '../../src/plan/loader';
+import Decimal from 'decimal.js';
+import type { InstantResult, RangeResult } from '../../src/adapters/metrics/provider';
+import { loadPlanFile, loadPlanFileWith } from '../../src/plan/loader';
 import type { SignalSpec } from '../../src/plan/schema';
 import {
   compare,
@@ -8,10 +9,13 @@ import {
   emptyMemory,
   judge,
   passCount,
+  queryTemplates,
+  ratioExcessPValue,
   scaled,
   type JudgeMemory,
   type Judgment,
 } from '../../src/workflows/decide';
+import { dwellState, rangeQueries, samplesBy } from '../../src/workflows/versus-stable';
 
 const plan = loadPlanFile(path.join(__dirname, '../../plans/v1.4.0.yaml'));
 const MIN = 60_000;
@@ -21,12 +25,22 @@ const value = (v: string): InstantResult => ({ kind: 'value', value: v, series: 
 const noData = (reason: 'empty' | 'nan' | 'inf' = 'empty'): InstantResult => ({ kind: 'no-data', reason, resolvedQuery: 'q', at: AT });
 const queryError = (message = 'HTTP 503: service unavailable'): InstantResult => ({ kind: 'query-error', message, status: 503, resolvedQuery: 'q', at: AT });
 
-/** Raw Prometheus answers (before `scale`) of a healthy canary, by signal / trigger id. */
+/** Raw Prometheus answers (before `scale`) of a healthy canary, by query key (see queryTemplates). */
 const HEALTHY: Record<string, string> = {
   api_p95_latency: '0.142', error_rate_5xx: '0.002', ws_staleness: '8', risk_block_rate: '0.1',
   idempotency_conflicts: '0.001', csp_violations: '3', eventloop_lag_p95: '0.012', gc_pause_avg: '0.008',
   api_p95_over_400ms: '0.142', error_rate_over_3pct: '0.002', bist_staleness_over_120s: '5',
   csp_over_50_per_min: '3', idempotency_conflicts_over_5pct: '0.001', pgbouncer_saturation_over_90pct: '0.4',
+  // Samples behind the ratio signals and triggers: requests and orders in the window.
+  'api_p95_latency:samples': '1000', 'error_rate_5xx:samples': '1000', 'idempotency_conflicts:samples': '300',
+  'api_p95_over_400ms:samples': '1000', 'error_rate_over_3pct:samples': '1000', 'idempotency_conflicts_over_5pct:samples': '300',
+  // The enhanced, auto-guard and enrichment triggers (":and1" is a composite's own second query: CPU, pool use).
+  correlated_degradation: '0.1', non_improving_latency: '0.142', 'non_improving_latency:and1': '0.05', 'non_improving_latency:samples': '1000',
+  memory_leak: '0.1', db_connection_leak: '0.1', outbox_lag_explosion: '0.1', idempotency_key_buildup: '0.5', 'idempotency_key_buildup:samples': '300',
+  ws_disconnect_storm: '4', decimal_precision_errors: '0',
+  latency_cpu_backpressure: '0.142', 'latency_cpu_backpressure:and1': '0.05', 'latency_cpu_backpressure:samples': '1000',
+  error_risk_correlation: '0.002', 'error_risk_correlation:samples': '1000',
+  eventloop_backpressure: '0.012', gc_pause_over_20ms: '0.008', dead_tuple_bloat: '400', connection_creep: '0', 'connection_creep:and1': '0.1',
 };
 // Each signal and trigger gets its own query key, so one can be changed alone.
 const QUERIES = Object.fromEntries(Object.keys(HEALTHY).map((id) => [id, `query:${id}`]));
@@ -37,6 +51,9 @@ interface Step {
   results?: Record<string, InstantResult>;
   signals?: SignalSpec[];
   baseline?: Record<string, string | null>;
+  ranges?: Record<string, { canary: RangeResult; stable: RangeResult }>;
+  stageOver?: boolean;
+  dwellExtensionOver?: boolean;
 }
 
 /** Runs evaluations in order, threading memory like the canary loop does; returns every judgment. */
@@ -48,6 +65,8 @@ function run(...steps: Step[]): Judgment[] {
     const judgment = judge({
       signals: step.signals ?? plan.signals, triggers: plan.triggers, results, queries: QUERIES,
       baseline: step.baseline ?? BASELINE, memory, now: step.now,
+      ranges: step.ranges, versusStable: step.ranges ? plan.canary.versusStable : undefined,
+      stageOver: step.stageOver, dwellExtensionOver: step.dwellExtensionOver,
     });
     memory = judgment.memory;
     return judgment;
@@ -258,5 +277,282 @@ describe('decimal exactness', () => {
     expect(scaled('0.07', '100')).toBe('7');
     const sevenPct: SignalSpec = { ...specOf('error_rate_5xx'), pass: { comparator: '<=', value: '7' } };
     expect(signalOf(once({ error_rate_5xx: value('0.07') }, { signals: [sevenPct] }), 'error_rate_5xx')).toMatchObject({ outcome: 'pass', value: '7' });
+  });
+});
+
+describe('the shipped plan', () => {
+  it('has the 8 golden signals and the 20 triggers of the spec, grouped as the spec groups them', () => {
+    expect(plan.signals).toHaveLength(8);
+    const groups = plan.triggers.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t.group]: (acc[t.group] ?? 0) + 1 }), {});
+    expect(groups).toEqual({ standard: 6, enhanced: 8, 'auto-guard': 2, enrichment: 4 });
+  });
+
+  it('every query key the judgment reads has a healthy answer in this file (so each test changes one thing)', () => {
+    expect(queryTemplates(plan).map((q) => q.key).sort()).toEqual(Object.keys(HEALTHY).sort());
+  });
+
+  it('a healthy evaluation has every trigger at pass', () => {
+    expect(once().triggers.map((t) => t.outcome)).toEqual(plan.triggers.map(() => 'pass'));
+  });
+});
+
+describe('low-volume ratios (samples)', () => {
+  const few = (ratio: string, requests: string) => ({ error_rate_5xx: value(ratio), 'error_rate_5xx:samples': value(requests) });
+
+  it('one 5xx among a 1% canary\'s 10 requests is insufficient-samples, never a breach', () => {
+    const j = once(few('0.1', '10'));
+    expect(signalOf(j, 'error_rate_5xx')).toMatchObject({ outcome: 'insufficient-samples', value: '10', samples: '10', pValue: '0.0956' });
+    expect(j).toMatchObject({ action: 'continue', clean: false, waitingForSamples: false });
+    // Held for a whole stage it still does not act: no breach is ever counted.
+    const js = run(...Array.from({ length: 6 }, (_, i) => ({ now: i * MIN, results: few('0.1', '10') })));
+    expect(js.every((x) => x.action === 'continue')).toBe(true);
+  });
+
+  it('the same error in the 5xx > 3% trigger does not start its window', () => {
+    const j = once({ error_rate_over_3pct: value('0.1'), 'error_rate_over_3pct:samples': value('10') });
+    expect(triggerOf(j, 'error_rate_over_3pct')).toMatchObject({ outcome: 'insufficient-samples', condition: false, since: null });
+  });
+
+  it('a significant spike breaches even below the minimum: 5 of 10 requests failing at 1% traffic', () => {
+    const [, second] = run({ now: 0, results: few('0.5', '10') }, { now: MIN, results: few('0.5', '10') });
+    expect(signalOf(second!, 'error_rate_5xx')).toMatchObject({ outcome: 'breach', value: '50' });
+    expect(second).toMatchObject({ action: 'rollback', cause: 'error_rate_5xx' });
+    const t = run(
+      { now: 0, results: { error_rate_over_3pct: value('0.5'), 'error_rate_over_3pct:samples': value('10') } },
+      { now: 5 * MIN, results: { error_rate_over_3pct: value('0.5'), 'error_rate_over_3pct:samples': value('10') } },
+    );
+    expect(triggerOf(t[1]!, 'error_rate_over_3pct')).toMatchObject({ outcome: 'trigger', fired: true });
+  });
+
+  it('above the bound but not significant with enough samples is inconclusive: the stage holds', () => {
+    // 3 errors in 250 requests is 1.2%, yet a 1% rate gives 3 or more errors 46% of the time.
+    const j = once(few('0.012', '250'));
+    expect(signalOf(j, 'error_rate_5xx')).toMatchObject({ outcome: 'inconclusive', value: '1.2' });
+    expect(j).toMatchObject({ action: 'hold', cause: 'error_rate_5xx', clean: false });
+  });
+
+  it('a significant excess with enough samples is a breach', () => {
+    expect(signalOf(once(few('0.04', '1000')), 'error_rate_5xx')).toMatchObject({ outcome: 'breach', value: '4' });
+  });
+
+  it('a canary without traffic (0 requests, 0/0 = NaN) is insufficient-samples, not no-data and not a breach', () => {
+    const j = once({ ...few('0', '0'), error_rate_5xx: noData('nan'), api_p95_latency: noData('nan'), 'api_p95_latency:samples': value('0') });
+    expect(signalOf(j, 'error_rate_5xx').outcome).toBe('insufficient-samples');
+    expect(signalOf(j, 'api_p95_latency').outcome).toBe('insufficient-samples');
+    expect(j).toMatchObject({ action: 'continue', missingData: false });
+  });
+
+  it('with requests counted but no ratio, the data has a hole: no-data', () => {
+    expect(signalOf(once({ error_rate_5xx: noData('empty') }), 'error_rate_5xx').outcome).toBe('no-data');
+  });
+
+  it('a samples query that fails or has no series is missing data, never a pass', () => {
+    expect(signalOf(once({ 'error_rate_5xx:samples': queryError() }), 'error_rate_5xx')).toMatchObject({ outcome: 'query-error', detail: 'samples query: HTTP 503: service unavailable' });
+    const j = once({ 'error_rate_5xx:samples': noData('empty') });
+    expect(signalOf(j, 'error_rate_5xx').outcome).toBe('no-data');
+    expect(j.missingData).toBe(true);
+  });
+
+  it('at the end of the stage a signal still lacking samples takes its policy: proceed by default', () => {
+    const j = once(few('0', '10'), { stageOver: true });
+    expect(j).toMatchObject({ action: 'continue', clean: true });
+    expect(j.reasons).toEqual([expect.stringContaining('insufficient samples at the end of the stage')]);
+    const strict = plan.signals.map((s) => (s.id === 'error_rate_5xx' ? { ...s, policy: { ...s.policy, onInsufficientSamples: 'page-human' as const } } : s));
+    expect(once(few('0', '10'), { stageOver: true, signals: strict })).toMatchObject({ action: 'page-human', clean: false });
+  });
+
+  it('computes the binomial p-value from ratio x samples, rounded to whole events', () => {
+    expect(ratioExcessPValue('0.1', new Decimal('10'), new Decimal('0.01'))).toBeCloseTo(1 - 0.99 ** 10, 12);
+    // Prometheus extrapolates increase(): 9.97 requests count as 10, 0.997 errors as 1.
+    expect(ratioExcessPValue('0.1', new Decimal('9.97'), new Decimal('0.01'))).toBeCloseTo(1 - 0.99 ** 10, 12);
+  });
+});
+
+describe('composite triggers', () => {
+  const CORR = 'correlated_degradation';
+  it('fire only when every condition holds, for the window', () => {
+    const both = { [CORR]: value('2'), error_rate_5xx: value('0.05') };
+    const js = run({ now: 0, results: both }, { now: 2 * MIN, results: both });
+    expect(triggerOf(js[0]!, CORR)).toMatchObject({ outcome: 'breach', condition: true, value: '2' });
+    expect(triggerOf(js[1]!, CORR)).toMatchObject({ outcome: 'trigger', fired: true });
+    expect(js[1]).toMatchObject({ action: 'rollback' });
+    expect(js[1]!.reasons.join()).toContain('trigger correlated_degradation');
+  });
+
+  it('one false condition makes the whole false, even when another is unknown', () => {
+    expect(triggerOf(once({ [CORR]: value('2') }), CORR)).toMatchObject({ condition: false, outcome: 'pass' });
+    expect(triggerOf(once({ [CORR]: value('0'), error_rate_5xx: noData() }), CORR).condition).toBe(false);
+  });
+
+  it('a true condition with an unknown one is unknown: missing data, not a pass', () => {
+    const j = once({ [CORR]: value('2'), error_rate_5xx: queryError() });
+    expect(triggerOf(j, CORR)).toMatchObject({ condition: null, outcome: 'query-error' });
+    expect(j.missingData).toBe(true);
+    expect(j.clean).toBe(false);
+  });
+
+  it('reads its own second query (CPU) with its own scale', () => {
+    const j = once({ non_improving_latency: value('0.5'), 'non_improving_latency:and1': value('0.05') });
+    expect(triggerOf(j, 'non_improving_latency')).toMatchObject({ condition: true, detail: expect.stringContaining('and1: 5 < 25 is true') });
+    expect(triggerOf(once({ non_improving_latency: value('0.5'), 'non_improving_latency:and1': value('0.9') }), 'non_improving_latency').condition).toBe(false);
+  });
+
+  it('a trigger whose action is hold holds the stage (GC pause > 20 ms)', () => {
+    expect(once({ gc_pause_over_20ms: value('0.03') })).toMatchObject({ action: 'hold', cause: 'gc_pause_over_20ms' });
+  });
+});
+
+describe('canary versus stable (Mann-Whitney)', () => {
+  const values = (xs: number[]): RangeResult => ({ kind: 'values', values: xs.map(String), resolvedQuery: 'q', start: AT, end: AT, stepSeconds: 60 });
+  const empty = (reason: 'empty' | 'nan'): RangeResult => ({ kind: 'no-data', reason, resolvedQuery: 'q', start: AT, end: AT, stepSeconds: 60 });
+  const failed: RangeResult = { kind: 'query-error', message: 'HTTP 503', resolvedQuery: 'q', start: AT, end: AT, stepSeconds: 60 };
+  const STABLE_LATENCY = [0.041, 0.043, 0.04, 0.042, 0.044, 0.039, 0.041, 0.043, 0.042, 0.04];
+  const STABLE_ERRORS = [0.001, 0, 0.002, 0, 0.001, 0, 0, 0.001, 0, 0.001];
+  const ranges = (latency: RangeResult, errors: RangeResult = values(STABLE_ERRORS)) => ({
+    api_p95_latency: { canary: latency, stable: values(STABLE_LATENCY) },
+    error_rate_5xx: { canary: errors, stable: values(STABLE_ERRORS) },
+  });
+  const cmp = (j: Judgment, id: string) => j.comparisons.find((c) => c.id === id)!;
+
+  it('a canary like stable passes', () => {
+    const j = once({}, { ranges: ranges(values([0.042, 0.04, 0.043, 0.041, 0.044, 0.04, 0.042, 0.041])) });
+    expect(cmp(j, 'api_p95_latency')).toMatchObject({ outcome: 'pass', canarySamples: 8, stableSamples: 10 });
+    expect(j).toMatchObject({ action: 'continue', clean: true });
+  });
+
+  it('a canary significantly slower, beyond maxIncrease, is worse than stable: the stage holds', () => {
+    const j = once({}, { ranges: ranges(values([0.54, 0.55, 0.56, 0.53, 0.55, 0.57, 0.54, 0.56])) });
+    expect(cmp(j, 'api_p95_latency')).toMatchObject({ outcome: 'breach', canaryMedian: '550', stableMedian: '41.5' });
+    expect(Number(cmp(j, 'api_p95_latency').pValue)).toBeLessThan(0.01);
+    expect(j).toMatchObject({ action: 'hold', cause: 'api_p95_latency:versus-stable', clean: false });
+  });
+
+  it('significant but within maxIncrease (25%) is not worse', () => {
+    const j = once({}, { ranges: ranges(values([0.046, 0.047, 0.045, 0.048, 0.046, 0.047, 0.046, 0.048])) });
+    expect(cmp(j, 'api_p95_latency')).toMatchObject({ outcome: 'pass', detail: expect.stringContaining('within 25% of stable') });
+  });
+
+  it('fewer samples than the minimum: insufficient-samples, and the stage waits for them after its duration', () => {
+    const short = ranges(values([0.04, 0.041, 0.042]));
+    const mid = once({}, { ranges: short });
+    expect(cmp(mid, 'api_p95_latency')).toMatchObject({ outcome: 'insufficient-samples', canarySamples: 3 });
+    const end = once({}, { ranges: short, stageOver: true });
+    expect(end).toMatchObject({ clean: false, waitingForSamples: true, action: 'continue' });
+    const spent = once({}, { ranges: short, stageOver: true, dwellExtensionOver: true });
+    expect(spent).toMatchObject({ clean: true, waitingForSamples: false });
+  });
+
+  it('no series on the canary while stable has errors never passes (the Kayenta hole)', () => {
+    const j = once({}, { ranges: ranges(values(STABLE_LATENCY), empty('empty')), stageOver: true, dwellExtensionOver: true });
+    expect(cmp(j, 'error_rate_5xx')).toMatchObject({ outcome: 'no-data' });
+    expect(j).toMatchObject({ clean: false, missingData: true, waitingForSamples: false });
+  });
+
+  it('NaN at every step (no canary traffic) is a lack of samples, not missing data', () => {
+    const j = once({}, { ranges: ranges(values(STABLE_LATENCY), empty('nan')) });
+    expect(cmp(j, 'error_rate_5xx')).toMatchObject({ outcome: 'insufficient-samples', canarySamples: 0 });
+    expect(j.missingData).toBe(false);
+  });
+
+  it('a failed range query is a query error, never a pass', () => {
+    const j = once({}, { ranges: { ...ranges(values(STABLE_LATENCY)), api_p95_latency: { canary: failed, stable: values(STABLE_LATENCY) } } });
+    expect(cmp(j, 'api_p95_latency')).toMatchObject({ outcome: 'query-error', detail: 'canary: HTTP 503' });
+    expect(j).toMatchObject({ clean: false, missingData: true });
+  });
+
+  it('ties at zero (no errors on either track) pass', () => {
+    const zeros = values([0, 0, 0, 0, 0, 0, 0, 0]);
+    const j = once({}, { ranges: { ...ranges(values(STABLE_LATENCY)), error_rate_5xx: { canary: zeros, stable: zeros } } });
+    expect(cmp(j, 'error_rate_5xx')).toMatchObject({ outcome: 'pass', pValue: '1' });
+  });
+});
+
+describe('outages and flapping (budgets)', () => {
+  const everything = (r: InstantResult) => Object.fromEntries(Object.keys(HEALTHY).map((id) => [id, r]));
+
+  it('a Prometheus outage pages a human after the budget and never rolls back, however long it lasts', () => {
+    const js = run(...Array.from({ length: 30 }, (_, i) => ({ now: i * MIN, results: everything(queryError('connect ECONNREFUSED 127.0.0.1:9090')) })));
+    expect(js.slice(0, 2).map((j) => j.action)).toEqual(['continue', 'continue']);
+    expect(js.slice(2).every((j) => j.action === 'page-human' && j.missingData && !j.clean)).toBe(true);
+    expect(js.some((j) => j.action === 'rollback')).toBe(false);
+  });
+
+  it('a handful of scattered query errors never exhausts the budget (the Argo hole)', () => {
+    const js = run(...Array.from({ length: 20 }, (_, i) => ({ now: i * MIN, results: i % 3 === 2 ? {} : everything(queryError()) })));
+    expect(js.every((j) => j.action === 'continue')).toBe(true);
+  });
+
+  it('a flapping breach (every other evaluation) is caught by 2 breaches in 3', () => {
+    const slow = { api_p95_latency: value('0.3') };
+    const js = run({ now: 0, results: slow }, { now: MIN }, { now: 2 * MIN, results: slow });
+    expect(js.map((j) => j.action)).toEqual(['continue', 'continue', 'rollback']);
+  });
+});
+
+describe('the dwell rule and the range queries (versus-stable.ts)', () => {
+  const demo = loadPlanFile(path.join(__dirname, '../../plans/demo.yaml'));
+  const STEP = 2000; // demo: one sample per track every 2 s, minimum 8, stages of 15 s, extension 15 s
+
+  it('counts one sample per whole step after the stage began', () => {
+    expect([samplesBy(0, STEP, 1999), samplesBy(0, STEP, 2000), samplesBy(0, STEP, 15_000)]).toEqual([0, 1, 7]);
+  });
+
+  it('a 15 s stage needs 16 s for 8 samples: it may extend, and stops waiting once the extension is spent', () => {
+    expect(dwellState(demo, 0, 15_000, 14_000)).toEqual({ stageOver: false, dwellExtensionOver: false });
+    expect(dwellState(demo, 0, 15_000, 15_500)).toEqual({ stageOver: true, dwellExtensionOver: false });
+    expect(dwellState(demo, 0, 15_000, 30_000)).toEqual({ stageOver: true, dwellExtensionOver: true });
+  });
+
+  it('does not wait when the minimum is out of reach within the extension (1 m steps in a 15 s stage)', () => {
+    expect(dwellState(plan, 0, 900_000, 900_000)).toEqual({ stageOver: true, dwellExtensionOver: false });
+    const compressed = loadPlanFile(path.join(__dirname, '../fixtures/plans/workflow-test.yaml'));
+    const end = compressed.canary.stages[0]!.duration;
+    expect(dwellState(compressed, 0, end, end)).toEqual({ stageOver: true, dwellExtensionOver: true });
+  });
+
+  it('renders a canary and a stable range query per compared signal, $step filled in, from one step into the stage', () => {
+    const queries = rangeQueries(demo, Date.parse(AT), Date.parse(AT) + 20_000);
+    expect(queries.map((q) => q.key)).toEqual(['api_p95_latency:canary', 'api_p95_latency:stable', 'error_rate_5xx:canary', 'error_rate_5xx:stable']);
+    expect(queries[1]).toMatchObject({ start: '2025-01-01T00:00:02.000Z', end: '2025-01-01T00:00:20.000Z', stepSeconds: 2 });
+    expect(queries[1]!.query).toContain('track="stable"}[2s]');
+    expect(queries[1]!.query).not.toContain('$');
+  });
+});
+
+describe('plan validation of the judgment fields', () => {
+  const V14 = path.join(__dirname, '../../plans/v1.4.0.yaml');
+  const problems = (overrides: Record<string, unknown>): string => {
+    try {
+      loadPlanFileWith(V14, overrides);
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  const trigger = (extra: Record<string, unknown>) => ({
+    triggers: [{ id: 't', title: 'T', query: 'sum(rate(x_total{track="$track"}[$rate])) / sum(rate(y_total{track="$track"}[$rate]))', comparator: '>', threshold: '0.05', for: '1m', ...extra }],
+  });
+
+  it('a composite condition names either a signal of the plan or a query of its own', () => {
+    expect(problems(trigger({ and: [{ comparator: '>', threshold: '1' }] }))).toContain('triggers[0].and[0]: give either signal');
+    expect(problems(trigger({ and: [{ signal: 'nope', comparator: '>', threshold: '1' }] }))).toContain('triggers[0].and[0].signal: "nope" is not a signal of this plan');
+    expect(problems(trigger({ and: [{ query: 'up{job="$jobb"}', comparator: '>', threshold: '1' }] }))).toContain('triggers[0].and[0].query: unknown query placeholder $jobb');
+    expect(problems(trigger({ and: [{ signal: 'error_rate_5xx', comparator: '>', threshold: '1' }] }))).toBe('');
+  });
+
+  it('a significance test needs a ratio bound in the breaching direction', () => {
+    expect(problems(trigger({ threshold: '5', samples: { query: 'sum(y_total)', minimum: 0, significance: 0.01 } }))).toContain('triggers[0].samples.significance: needs a lower threshold');
+    expect(problems(trigger({ comparator: '<', samples: { query: 'sum(y_total)', minimum: 0, significance: 0.01 } }))).toContain('triggers[0].samples.significance');
+    expect(problems(trigger({ samples: { query: 'sum(y_total)', minimum: 0, significance: 1.5 } }))).toContain('triggers[0].samples.significance: must be a probability between 0 and 1');
+    expect(problems(trigger({ samples: { query: 'sum(y_total)', minimum: 0, significance: 0.01 } }))).toBe('');
+  });
+
+  it('$step belongs to comparison queries only, and a comparison needs canary.versusStable', () => {
+    const signals = plan.signals.map((s) => ({ id: s.id, title: s.title, short: s.short, query: s.query, unit: s.unit, scale: s.scale, pass: s.pass }));
+    const withStep = [{ ...signals[0], query: 'sum(rate(x_total[$step]))' }, ...signals.slice(1)];
+    expect(problems({ signals: withStep })).toContain('signals[0].query: unknown query placeholder $step');
+    const compared = [{ ...signals[0], versusStable: { maxIncrease: 25 } }, ...signals.slice(1)];
+    expect(problems({ signals: compared })).toBe('');
+    expect(problems({ signals: compared, canary: { versusStable: undefined } })).toContain('signals[0].versusStable: needs canary.versusStable');
   });
 });

@@ -56,7 +56,8 @@ describe('the shipped v1.4.0 plan reproduces the run-of-show', () => {
   });
 
   it('arms the 6 standard rollback triggers with their thresholds and windows', () => {
-    const rows = plan.triggers.map((t) => [t.id, t.group, t.comparator, t.threshold, t.scale, t.for, t.action]);
+    // The 14 enhanced, auto-guard and enrichment triggers are checked in test/unit/decide.test.ts.
+    const rows = plan.triggers.filter((t) => t.group === 'standard').map((t) => [t.id, t.group, t.comparator, t.threshold, t.scale, t.for, t.action]);
     expect(rows).toEqual([
       ['api_p95_over_400ms', 'standard', '>', '400', '1000', 5 * MIN, 'rollback'],
       ['error_rate_over_3pct', 'standard', '>', '3', '100', 5 * MIN, 'rollback'],
@@ -131,7 +132,7 @@ describe('the demo plan', () => {
     expect(demo.metrics.queryTimeout).toBe(shipped.metrics.queryTimeout);
     expect(demo.metrics.queryTimeout).toBe(10_000);
     expect(demo.checks.timeout).toBe(shipped.checks.timeout);
-    expect(demo.checks.timeout).toBe(20_000);
+    expect(demo.checks.timeout).toBe(40_000);
   });
 
   it('inherits everything else from the shipped plan', () => {

@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { loadPlanFile } from '../../src/plan/loader';
 import { parsePlan } from '../../src/plan/schema';
 import { firstNightSchedule, planHour } from '../../src/workflows/rhythm';
+import { CHECKS_PER_RUN } from '../../src/workflows/first-night';
 
 const SHIPPED = path.join(__dirname, '../../plans/v1.4.0.yaml');
 const MIN = 60_000;
@@ -60,5 +61,30 @@ describe('planHour', () => {
     [24 * MIN, 1 / 60, '23'],
   ])('offset %d ms at timeScale %d is hour %s', (offset, timeScale, hour) => {
     expect(planHour(offset, timeScale)).toBe(hour);
+  });
+});
+
+describe('the shipped first night, hour by hour', () => {
+  const shipped = loadPlanFile(SHIPPED);
+  const schedule = firstNightSchedule(shipped.firstNight.rhythm);
+  const perHour = (hours: string[]) => Object.fromEntries(HOURS.map((h) => [h, hours.filter((x) => x === h).length]));
+
+  it('logs 4 checks in each of hours 00-01, 2 in 02-05 and 1 in 06-23', () => {
+    const counts = perHour(schedule.map((t) => planHour(t, 1)));
+    expect(HOURS.map((h) => counts[h])).toEqual([4, 4, 2, 2, 2, 2, ...Array(18).fill(1)]);
+  });
+
+  it(`runs in ${Math.ceil(34 / CHECKS_PER_RUN)} workflow executions of at most ${CHECKS_PER_RUN} checks (continue-as-new)`, () => {
+    const runs = Math.ceil(schedule.length / CHECKS_PER_RUN);
+    expect(runs).toBe(3);
+    // The last execution still has checks to do: no empty run at the end.
+    expect(schedule.length - (runs - 1) * CHECKS_PER_RUN).toBeGreaterThan(0);
+  });
+
+  it('names the plan hour of a check at the demo time scale the same way as in real time', () => {
+    const demo = loadPlanFile(path.join(__dirname, '../../plans/demo.yaml'));
+    const full = parsePlan({ ...YAML.parse(fs.readFileSync(SHIPPED, 'utf8')), timeScale: demo.timeScale });
+    const scaled = firstNightSchedule(full.firstNight.rhythm);
+    expect(scaled.map((t) => planHour(t, demo.timeScale))).toEqual(schedule.map((t) => planHour(t, 1)));
   });
 });

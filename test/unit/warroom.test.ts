@@ -47,6 +47,20 @@ describe('warRoomLine', () => {
     expect(text).toMatch(SPEC_SHAPE);
   });
 
+  it('marks a value that cannot be judged yet with ? and says when the stage waits for samples', () => {
+    const text = line({
+      action: 'extend',
+      evaluations: evaluations({
+        error_rate_5xx: { outcome: 'insufficient-samples', value: '10' },
+        csp_violations: { outcome: 'inconclusive', value: '3' },
+      }),
+    });
+    expect(text).toContain(' 5xx=10%? ');
+    expect(text).toContain(' csp=3/min? ');
+    expect(text).toContain('| 6/8 NOT CLEAN | IC: Extend dwell, waiting for samples');
+    expect(text).toMatch(SPEC_SHAPE);
+  });
+
   it('counts minutes past the hour instead of wrapping', () => {
     expect(line({ elapsedMs: 125 * 60_000 + 59_999 })).toMatch(/^\+125:59 \| Stage 1/);
   });

@@ -233,6 +233,10 @@ async function storedFor(client: PoolClient, candidate: EvidenceRecord): Promise
 
 async function inTransaction<T>(pool: Pool, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection that drops while checked out emits 'error' on the client (the pool only
+  // listens on idle ones); unheard, that kills the worker. The query under way fails anyway.
+  const dropped = () => undefined;
+  client.on('error', dropped);
   let result: T;
   try {
     await client.query(begin);
@@ -244,9 +248,11 @@ async function inTransaction<T>(pool: Pool, begin: string, work: (client: PoolCl
       () => undefined,
       (failure: unknown) => (failure instanceof Error ? failure : new Error(String(failure))),
     );
+    client.removeListener('error', dropped);
     client.release(rollbackError);
     throw error;
   }
+  client.removeListener('error', dropped);
   client.release();
   return result;
 }
