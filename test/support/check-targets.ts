@@ -4,7 +4,7 @@
 // chronyd serving NTP on loopback, and a Prometheus of their own per target with
 // the target's alert rules. PostgreSQL and pgBouncer come from
 // `bash scripts/services.sh up`.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { loadConfig, projectRoot } from '../../src/config';
 import { startService, type RunningService } from '../../demo/service';
 import { migrate, rebuildBrokenDatabase } from '../../demo/migrate';
 import { freePort } from './own-prometheus';
-import { startNtpServer } from '../../demo/ntp';
+import { startNtpServer, stopChild } from '../../demo/ntp';
 export { startNtpServer };
 import type { CheckContext } from '../../src/activities/types';
 import { loadPlanFileWith } from '../../src/plan/loader';
@@ -39,14 +39,6 @@ interface Spawned {
   stop(): Promise<void>;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(kill);
-}
 
 /** A Prometheus scraping `targets` as job spark-demo, with `ruleFiles` loaded. */
 export async function startRulesPrometheus(targets: string[], ruleFiles: string[]): Promise<Spawned> {
