@@ -6,11 +6,12 @@
 // scraping it every second, a worker on its own task queue); the Temporal dev
 // server and the evidence PostgreSQL are the shared ones (scripts/services.sh up).
 //
-//   npx tsx bench/scenarios.ts [--only error-spike,healthy-seed-1] [--write docs/benchmarks.md]
+//   npx tsx bench/scenarios.ts [--only error-spike,healthy-seed-1] [--write docs/benchmarks.md] [--render-only]
 //
 // Results go to .run/bench/scenarios.json (merged with earlier runs, so scenarios can
 // run in batches) and, with --write, to the "Canary judgment scenarios" section of the
-// given markdown file. Exit code 0 only when every scenario run had its expected verdict.
+// given markdown file (--render-only rewrites it from the stored results without running anything).
+// Exit code 0 only when every scenario run had its expected verdict.
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -336,16 +337,20 @@ export function renderSection(results: ScenarioResult[], command: string): strin
   const lines = [
     '## Canary judgment scenarios',
     '',
-    `Produced by \`${command}\` (${new Date().toISOString().slice(0, 10)}, this 2-core machine, shared with other work).`,
+    `Produced by \`${command}\` (run ${results.map((r) => r.at).sort().at(-1)?.slice(0, 10) ?? '-'}, on a 2-core machine shared with other work;`,
+    'scenarios may run in batches with `--only`, their results merge).',
     `Each row is one full release of \`plans/demo.yaml\` (one plan minute per second: evaluation every 1 s, stages of 15 s,`,
     `bad-trend hold 15 s, human wait limit 30 s) against the demo target at ${RPS} rps with ${NOISE * 100}% background 5xx on both tracks,`,
     'scraped every second by a Prometheus of its own. "To 0%" runs from the fault onset to the router answering 0%;',
     'the floor is one scrape interval + one evaluation interval + the window of the cause (a trigger\'s `for`, the',
-    'further evaluations of a k-of-n signal) and, for a ratio signal, the time its window needs to hold a significant',
-    'count of failures at the stage\'s traffic; a cause that holds rolls back only after the stage\'s end and the',
+    'further evaluations of a k-of-n signal) and, for a ratio signal, the expected time for its window to gather the',
+    'fewest failures the binomial test calls significant at the stage\'s traffic (k / (canary rps x failing share):',
+    'an expectation, so a lucky run beats it); a cause that holds rolls back only after the stage\'s end and the',
     'bad-trend hold (spec: a bad trend holds, then is re-evaluated). Ratio = to 0% / floor. "Slowest eval',
     'cycle" is the longest gap between two evaluations while the fault lasted: the plan asks for 1 s; more means the',
-    'machine (2 cores, shared with other test runs) delayed the worker, Prometheus or the Temporal server.',
+    'machine (2 cores, shared with other test runs) delayed the worker, Prometheus or the Temporal server. Before each',
+    'release the bench makes the canary\'s 503 series exist, as on a long-running instance (rate() cannot see the first',
+    'increment of a series that appears), and waits out a rate window.',
     '',
     '| scenario | fault | expected | verdict | cause | to 0% | floor | ratio | slowest eval cycle | paged after | weights while held |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -369,13 +374,21 @@ function writeSection(file: string, section: string): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, write: { type: 'string' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, write: { type: 'string' }, 'render-only': { type: 'boolean' } } });
   const only = values.only?.split(',').map((n) => n.trim());
   const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
   if (unknown.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const chosen = SCENARIOS.filter((s) => !only || only.includes(s.name));
-
   const config = loadConfig();
+  const resultsFile = path.join(config.runDir, 'bench', 'scenarios.json');
+  const command = 'npx tsx bench/scenarios.ts --write docs/benchmarks.md';
+  if (values['render-only']) {
+    if (!values.write) throw new Error('--render-only needs --write <file>');
+    const stored = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ScenarioResult[];
+    writeSection(values.write, renderSection(stored, command));
+    return;
+  }
+
   const ports = { router: await freePort(), stable: await freePort(), canary: await freePort(), routerAdmin: await freePort() };
   const prometheus = await startOwnPrometheus({
     jobs: { 'spark-demo': [`127.0.0.1:${ports.stable}`, `127.0.0.1:${ports.canary}`], 'spark-router': [`127.0.0.1:${ports.routerAdmin}`] },
@@ -385,7 +398,6 @@ async function main(): Promise<void> {
   const worker = await createReleaseWorker({ config: { ...config, prometheusUrl: prometheus.url }, taskQueue, workflowBundle: await workflowBundle(), metricsPort: null });
   const running = worker.run();
   const client = await ReleaseClient.connect(taskQueue);
-  const resultsFile = path.join(config.runDir, 'bench', 'scenarios.json');
   fs.mkdirSync(path.dirname(resultsFile), { recursive: true });
   const previous: ScenarioResult[] = fs.existsSync(resultsFile) ? JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ScenarioResult[] : [];
   const results = new Map(previous.map((r) => [r.name, r]));
@@ -407,7 +419,7 @@ async function main(): Promise<void> {
     await prometheus.close();
   }
   const ordered = SCENARIOS.map((x) => results.get(x.name)).filter((r): r is ScenarioResult => r !== undefined);
-  if (values.write) writeSection(values.write, renderSection(ordered, 'npx tsx bench/scenarios.ts --write docs/benchmarks.md'));
+  if (values.write) writeSection(values.write, renderSection(ordered, command));
   console.log(`results: ${resultsFile}${values.write ? `; section written to ${values.write}` : ''}`);
   process.exitCode = failures === 0 ? 0 : 1;
 }
