@@ -8,7 +8,7 @@ cd "$SPARK_ROOT"
 
 services="$SPARK_ROOT/scripts/services.sh"
 started_here=()
-for s in postgres prometheus temporal; do
+for s in postgres pgbouncer prometheus temporal; do
   bash "$services" status "$s" >/dev/null || started_here+=("$s")
 done
 stop_started() {

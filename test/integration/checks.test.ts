@@ -136,6 +136,11 @@ describe.each(PHASES)('%s checks', (phase) => {
       const reason = BROKEN_BECAUSE[r.id];
       if (!reason) throw new Error(`no expected failure for ${r.id}`);
       if (r.id === 'identity-seal') continue; // sealing works on any target
+      // WAL archiving belongs to the PostgreSQL server, which the broken database shares.
+      if (r.id === 'rt-pitr-cold-start' && archiving) {
+        expect(`${r.id}: ${r.status}`).toBe(`${r.id}: pass`);
+        continue;
+      }
       expect(`${r.id}: ${r.status}: ${r.summary}`).toMatch(new RegExp(`^${r.id}: fail: .*${reason.source}`));
     }
   });

@@ -113,7 +113,8 @@ export const CRASH_PLAN_OVERRIDES = {
   gates: { go: { timeout: '4h' } },
   checks: { timeout: '10s' },
   metrics: { queryTimeout: '3s' },
-  firstNight: { burnRate: { alerts: [{ long: '1m', short: '15s', factor: '14.4' }] } },
+  // Four first-night checks (a plan hour) rather than two: room for a kill point on a slow machine.
+  firstNight: { rhythm: [{ until: '1h', every: '15m' }], burnRate: { alerts: [{ long: '1m', short: '15s', factor: '14.4' }] } },
 };
 
 const phaseIndex = (p: Phase | 'done') => (p === 'done' ? PHASES.length : PHASES.indexOf(p));
