@@ -1,9 +1,9 @@
 // The activities of a release, built over the adapters the worker composes.
 // Each is idempotent: evidence keys are deterministic and weights are absolute.
-import { Context, log } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EvidenceInput, EvidenceLedger } from '../adapters/ledger/ledger';
-import type { InstantResult, MetricsProvider } from '../adapters/metrics/provider';
+import type { MetricsProvider } from '../adapters/metrics/provider';
 import type { TrafficConfig, TrafficRouter } from '../adapters/traffic/router';
 import { CHECK_CATALOGUE, checkFiles } from '../plan/catalogue';
 import type { ScmAdapters } from '../adapters/scm';
@@ -14,6 +14,9 @@ import { CHECKS } from './checks/registry';
 import { createNotifyActivities } from './notify';
 import { createCloseoutActivities, type CloseoutActivities } from './closeout';
 import { createRitualActivities, type RitualActivities } from './ritual';
+import { createRollbackActivities } from './rollback';
+
+export { fileStamp } from './rollback';
 import type { CheckOutcome, ReleaseActivities, ReleaseRef, RunChecksRequest } from './types';
 
 export interface ActivityDeps {
@@ -28,11 +31,6 @@ export interface ActivityDeps {
   notifier?: Notifier;
   /** Pages and escalations; absent means not configured (recorded as such). */
   pager?: Pager;
-}
-
-/** Compact UTC stamp for evidence file names: 20261121T104500Z. */
-export function fileStamp(iso: string): string {
-  return iso.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
 function evidence(ref: ReleaseRef, key: string, file: string, kind: EvidenceInput['kind'], body: string, mode: EvidenceInput['mode'] = 'replace'): EvidenceInput {
@@ -58,14 +56,6 @@ async function withTimeout<T>(ms: number, run: (signal: AbortSignal) => Promise<
 class TimeoutError extends Error {
   constructor(ms: number) {
     super(`did not finish within ${ms} ms`);
-  }
-}
-
-function describe(result: InstantResult): string {
-  switch (result.kind) {
-    case 'value': return result.value;
-    case 'no-data': return `no data (${result.reason})`;
-    case 'query-error': return `query error: ${result.message}`;
   }
 }
 
@@ -135,61 +125,17 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
     async evaluate(req) {
       if (req.flush.length > 0) await deps.ledger.appendMany(req.flush);
       const started = Date.now();
-      const results = await Promise.all(req.queries.map((q) => deps.metrics.instant(q)));
+      const results = await Promise.all(req.queries.map((q) => deps.metrics.instant(q, new Date(), req.timeoutMs)));
       deps.pipeline?.evaluated((Date.now() - started) / 1000, results);
       return Object.fromEntries(req.queries.map((q, i) => [q, results[i]!]));
     },
 
     async queryRanges(req) {
-      const results = await Promise.all(req.ranges.map((r) => deps.metrics.range(r.query, new Date(r.start), new Date(r.end), r.stepSeconds)));
+      const results = await Promise.all(req.ranges.map((r) => deps.metrics.range(r.query, new Date(r.start), new Date(r.end), r.stepSeconds, req.timeoutMs)));
       return Object.fromEntries(req.ranges.map((r, i) => [r.key, results[i]!]));
     },
 
-    async rollback(req) {
-      // Traffic first, evidence after: an unreachable evidence database must not hold the
-      // canary's traffic up. The queued records go in with the rollback's, in order.
-      const stamp = fileStamp(req.requestedAt);
-      const snapshot = async () => {
-        const lines: string[] = [`at: ${new Date().toISOString()}`];
-        for (const [id, q] of Object.entries(req.queries)) lines.push(`${id}: ${describe(await deps.metrics.instant(q))}`);
-        return lines.join('\n') + '\n';
-      };
-      const before = await snapshot();
-      let after: number | null;
-      let detail: string;
-      if (req.dryRun) {
-        dryRunWeights.set(req.release, 0);
-        after = 0;
-        detail = 'dry run: weight 0 recorded, router untouched';
-      } else {
-        const router = deps.router(req.traffic);
-        const change = await router.setCanaryWeight(0);
-        after = await router.currentCanaryWeight();
-        if (after !== null && after !== 0) throw new Error(`router still reports ${after}% on the canary after setting 0%`);
-        detail = change.detail;
-      }
-      const afterSnapshot = await snapshot();
-      const completedAt = new Date().toISOString();
-      const files = [`rollback_${stamp}.txt`, `metrics_before_rollback_${stamp}.txt`, `metrics_after_rollback_${stamp}.txt`];
-      await deps.ledger.appendMany([
-        ...req.flush,
-        evidence(req, `rollback/${stamp}/before`, files[1]!, 'rollback', before),
-        evidence(req, `rollback/${stamp}/record`, files[0]!, 'rollback', [
-          `release: ${req.release} (run ${req.runId})`,
-          `requested: ${req.requestedAt}`,
-          `completed: ${completedAt}`,
-          `stage: ${req.stage ?? '-'} (canary at ${req.fromTraffic}%)`,
-          `cause: ${req.cause}`,
-          `reason: ${req.reason}`,
-          `canary weight after: ${after ?? 'unknown'}%`,
-          `router: ${detail}`,
-        ].join('\n') + '\n'),
-        evidence(req, `rollback/${stamp}/after`, files[2]!, 'rollback', afterSnapshot),
-      ]);
-      log.warn('rollback complete', { release: req.release, cause: req.cause });
-      deps.pipeline?.rolledBack(req.service, req.cause);
-      return { evidence: files, weightAfter: after, completedAt };
-    },
+    ...createRollbackActivities(deps, dryRunWeights),
 
     ...createNotifyActivities(deps),
   };

@@ -71,23 +71,41 @@ export interface EvaluateRequest {
   flush: EvidenceInput[];
 }
 
-export interface RollbackRequest extends ReleaseRef {
+export interface RollbackTrafficRequest extends ReleaseRef {
   traffic: TrafficConfig;
   dryRun: boolean;
+  /** The plan's rollback.routerTimeout: bounds the router call and its read-back. */
+  timeoutMs: number;
+}
+
+export interface RollbackTrafficResult {
+  /** What the router reads back (null when it cannot tell). */
+  weightAfter: number | null;
+  detail: string;
+  at: string;
+}
+
+export interface RecordRollbackRequest extends ReleaseRef {
   reason: string;
   cause: string;
   stage: number | null;
   fromTraffic: number;
   /** Workflow time of the request, used in the evidence file names. */
   requestedAt: string;
+  /** When the router was at 0% (rollbackTraffic's answer). */
+  trafficAt: string;
+  weightAfter: number | null;
+  detail: string;
+  /** The workflow's last evaluation before the rollback: the metrics before, with no new query. */
+  before: { at: string; results: Record<string, InstantResult> } | null;
   queries: Record<string, string>;
+  /** Per query of the after snapshot (the plan's metrics.queryTimeout). */
   timeoutMs: number;
   flush: EvidenceInput[];
 }
 
 export interface RollbackResult {
   evidence: string[];
-  weightAfter: number | null;
   completedAt: string;
 }
 
@@ -125,8 +143,11 @@ export interface ReleaseActivities {
   readCanaryWeight(req: { traffic: TrafficConfig; dryRun: boolean }): Promise<number | null>;
   evaluate(req: EvaluateRequest): Promise<Record<string, InstantResult>>;
   /** Range queries by key; like `evaluate`, never throws for a query or transport error. */
-  queryRanges(req: { ranges: RangeQuery[] }): Promise<Record<string, RangeResult>>;
-  rollback(req: RollbackRequest): Promise<RollbackResult>;
+  queryRanges(req: { ranges: RangeQuery[]; timeoutMs?: number }): Promise<Record<string, RangeResult>>;
+  /** Traffic first: the canary to 0% and read back; no Prometheus, no ledger on this path. */
+  rollbackTraffic(req: RollbackTrafficRequest): Promise<RollbackTrafficResult>;
+  /** The rollback's evidence, after traffic is at 0%. */
+  recordRollback(req: RecordRollbackRequest): Promise<RollbackResult>;
   /** Never fails for a chat outage: the delivery (or why not) is recorded in the evidence. */
   announce(req: AnnounceRequest): Promise<AnnounceResult>;
   page(req: PageRequest): Promise<AnnounceResult>;

@@ -22,12 +22,12 @@ export function previewRollback(status: ReleaseStatus, plan: ReleasePlan, by: st
   return [
     `DRY RUN: nothing was sent to ${status.release}.`,
     `A rollback by ${by} would:`,
-    `  - stop stage ${current.index + 1} (${current.traffic}%) and set the canary weight ${status.canaryWeight}% -> 0% through the ${describeRouter(plan.traffic)}${status.dryRun ? ' (this release is a dry run: the weight is only recorded)' : ''}`,
-    `  - check the router reports 0%, retrying until it does`,
-    `  - snapshot ${queries.length} signal and trigger queries before and after (${queries.join(', ')})`,
-    `  - write rollback_<ts>.txt, metrics_before_rollback_<ts>.txt and metrics_after_rollback_<ts>.txt`,
-    `  - record "rollback by ${by} at stage ${current.index + 1}: ${reason}" in decisions.txt and end the release as rolled-back`,
-    `  - announce the rollback, its reason and its evidence in the war-room`,
+    `  1. stop stage ${current.index + 1} (${current.traffic}%) and set the canary weight ${status.canaryWeight}% -> 0% through the ${describeRouter(plan.traffic)}${status.dryRun ? ' (this release is a dry run: the weight is only recorded)' : ''}, one call bounded by ${plan.rollback.routerTimeout / 1000} s`,
+    `  2. read the weight back from the router and retry steps 1-2 until it reports 0% (Prometheus is not asked before traffic is at 0%)`,
+    `  3. write metrics_before_rollback_<ts>.txt from the last evaluation the release already holds (${queries.length} signal and trigger values: ${queries.join(', ')})`,
+    `  4. query the same ${queries.length} values once more, each bounded by ${plan.metrics.queryTimeout / 1000} s, for metrics_after_rollback_<ts>.txt (a query that fails is recorded as failed), and write rollback_<ts>.txt`,
+    `  5. record "rollback by ${by} at stage ${current.index + 1}: ${reason}" in decisions.txt and end the release as rolled-back`,
+    `  6. announce the rollback, its reason and its evidence in the war-room`,
     `Run it without --dry-run to roll back.`,
   ];
 }

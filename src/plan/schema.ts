@@ -256,7 +256,15 @@ function buildSchema(timeScale: number) {
         }),
         /** What a breach after promotion does: the parent's rollback, or a page to a human. */
         onBreach: z.enum(['rollback', 'page-human']).default('rollback'),
+        /** Checks without data (no data, query error) tolerated before the watch counts as unverified. */
+        missingDataBudget: z.number().int().min(0).default(2),
+        /** A watch over budget: `unverified` ends "released, unverified" (paged, no tag); `rollback` rolls back. */
+        onMissingData: z.enum(['unverified', 'rollback']).default('unverified'),
       }),
+      rollback: z.strictObject({
+        /** Real time: one router call to 0% and its read-back; Prometheus is never on this path. */
+        routerTimeout: realDuration,
+      }).prefault({ routerTimeout: '30s' }),
       risks: z.array(remainingRiskSchema).max(REMAINING_RISKS).default([]),
       scm: z.strictObject({
         /** Put on open pull requests at the freeze, removed at close-out. */

@@ -104,7 +104,8 @@ export interface StageRecord {
   values: Record<string, string>;
 }
 
-export type Verdict = 'running' | 'released' | 'rolled-back' | 'no-go' | 'aborted';
+/** `released-unverified`: at 100%, but the first night lacked data past the plan's budget (no tag). */
+export type Verdict = 'running' | 'released' | 'released-unverified' | 'rolled-back' | 'no-go' | 'aborted';
 
 export interface RollbackRecord {
   reason: string;
@@ -112,6 +113,8 @@ export interface RollbackRecord {
   stage: number | null;
   fromTraffic: number;
   requestedAt: string;
+  /** When the router read back 0% (traffic first; the evidence follows). */
+  trafficAt?: string;
   completedAt?: string;
   evidence: string[];
 }

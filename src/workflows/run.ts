@@ -23,6 +23,9 @@ export interface ReleaseInput {
 }
 
 const WARROOM_LINES_KEPT = 30;
+/** Room for the activity's own work around its two bounded router calls. */
+const ROLLBACK_MARGIN_MS = 5_000;
+const ROLLBACK_HEARTBEAT_TIMEOUT_MS = 5_000;
 
 export class ReleaseRun {
   readonly status: ReleaseStatus;
@@ -33,9 +36,12 @@ export class ReleaseRun {
   /** The incident commander's (or a delegate's) canary controls, taken by the stage loop. */
   rollbackRequested: ControlInput | null = null;
   promoteRequested: ControlInput | null = null;
+  /** The last evaluation's answers: a rollback's "metrics before", with no query on its path. */
+  lastEvaluation: { at: string; results: Record<string, InstantResult> } | null = null;
   private pending: EvidenceInput[] = [];
   private readonly acts: ReleaseActivities;
   private readonly rollbackActs: ReleaseActivities;
+  private readonly evidenceActs: ReleaseActivities;
 
   constructor(readonly plan: ReleasePlan, readonly input: ReleaseInput) {
     const info = workflowInfo();
@@ -45,10 +51,17 @@ export class ReleaseRun {
       heartbeatTimeout: plan.checks.timeout + 30_000,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
     }), () => this.status);
-    // Rollback is compensation: it retries until it succeeds.
+    // Rollback is compensation: it retries until it succeeds. The heartbeat timeout has a worker
+    // lost mid-rollback noticed in seconds; the router call itself is bounded by the plan.
     this.rollbackActs = withSummaries(proxyActivities<ReleaseActivities>({
-      startToCloseTimeout: plan.metrics.queryTimeout * 3 + 60_000,
-      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' }, // no attempt limit
+      startToCloseTimeout: plan.rollback.routerTimeout * 2 + ROLLBACK_MARGIN_MS,
+      heartbeatTimeout: ROLLBACK_HEARTBEAT_TIMEOUT_MS,
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5s' }, // no attempt limit
+    }), () => this.status);
+    // Evidence the release owes (the rollback's, the close-out's): retried until the ledger is back.
+    this.evidenceActs = withSummaries(proxyActivities<ReleaseActivities>({
+      startToCloseTimeout: plan.metrics.queryTimeout + 30_000,
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' }, // no attempt limit
     }), () => this.status);
     this.status = {
       release: info.workflowId,
@@ -96,9 +109,19 @@ export class ReleaseRun {
     return out;
   }
 
-  async flush(): Promise<void> {
+  /**
+   * Writes the queued evidence. A ledger outage does not stop the release: the records stay
+   * queued for the next write, and `mustLand` (the end of a release) waits until the ledger is back.
+   */
+  async flush(opts: { mustLand?: boolean } = {}): Promise<void> {
     const records = this.takePending();
-    if (records.length > 0) await this.acts.recordEvidence(records);
+    if (records.length === 0) return;
+    try {
+      await (opts.mustLand ? this.evidenceActs : this.acts).recordEvidence(records);
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      this.pending = [...records, ...this.pending];
+    }
   }
 
   warRoom(line: string, key: string): void {
@@ -132,7 +155,9 @@ export class ReleaseRun {
   async evaluate(queries: string[]): Promise<Record<string, InstantResult>> {
     const flush = this.takePending();
     try {
-      return await this.acts.evaluate({ queries, timeoutMs: this.plan.metrics.queryTimeout, flush });
+      const results = await this.acts.evaluate({ queries, timeoutMs: this.plan.metrics.queryTimeout, flush });
+      this.lastEvaluation = { at: new Date().toISOString(), results };
+      return results;
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       this.pending = [...flush, ...this.pending];
@@ -192,20 +217,15 @@ export class ReleaseRun {
       fromTraffic: this.status.canaryWeight, requestedAt, evidence: [],
     };
     this.status.rollback = record;
-    const result = await this.rollbackActs.rollback({
-      ...this.ref,
-      traffic: this.plan.traffic,
-      dryRun: this.status.dryRun,
-      reason,
-      cause,
-      stage: record.stage,
-      fromTraffic: record.fromTraffic,
-      requestedAt,
-      queries: renderCanaryQueries(this.plan, 'canary').byId,
-      timeoutMs: this.plan.metrics.queryTimeout,
-      flush: this.takePending(),
+    const ref = { ...this.ref, dryRun: this.status.dryRun };
+    const traffic = await this.rollbackActs.rollbackTraffic({ ...ref, traffic: this.plan.traffic, timeoutMs: this.plan.rollback.routerTimeout });
+    this.status.canaryWeight = traffic.weightAfter ?? 0;
+    record.trafficAt = traffic.at;
+    const result = await this.evidenceActs.recordRollback({
+      ...this.ref, reason, cause, stage: record.stage, fromTraffic: record.fromTraffic, requestedAt,
+      trafficAt: traffic.at, weightAfter: traffic.weightAfter, detail: traffic.detail, before: this.lastEvaluation,
+      queries: renderCanaryQueries(this.plan, 'canary').byId, timeoutMs: this.plan.metrics.queryTimeout, flush: this.takePending(),
     });
-    this.status.canaryWeight = result.weightAfter ?? 0;
     record.completedAt = result.completedAt;
     record.evidence = result.evidence;
     return record;

@@ -113,8 +113,10 @@ export function activitySummary(name: keyof ReleaseActivities, args: unknown[], 
       return 'GO/NO-GO checklist: read the canary weight';
     case 'evaluate':
       return oneLine(`${stageLabel(status)}: evaluation ${status.stage?.evaluations ?? ''} (${(req.queries as string[]).length} signal and trigger queries)`);
-    case 'rollback':
-      return oneLine(`ROLLBACK from ${req.fromTraffic}% to 0% (${req.cause}): ${req.reason}`);
+    case 'rollbackTraffic':
+      return oneLine(`ROLLBACK: route 0% of traffic to the canary (from ${status.rollback?.fromTraffic ?? status.canaryWeight}%, ${status.rollback?.cause ?? 'rollback'})`);
+    case 'recordRollback':
+      return oneLine(`ROLLBACK evidence from ${req.fromTraffic}% to 0% (${req.cause}): ${req.reason}`);
     case 'announce':
       return oneLine(`Announce in ${req.channel}: ${req.text}`);
     case 'page':

@@ -7,7 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import { firstWriterWinsOnRetry } from '../../src/activities/evidence-retry';
 import { createNotifyActivities } from '../../src/activities/notify';
-import type { AnnounceRequest, RollbackRequest, RollbackResult } from '../../src/activities/types';
+import type { AnnounceRequest, RecordRollbackRequest, RollbackResult } from '../../src/activities/types';
 import { createPostgresLedger, EvidenceConflictError, type PostgresLedger } from '../../src/adapters/ledger/postgres';
 import { createPrometheusProvider } from '../../src/adapters/metrics/prometheus';
 import { createTrafficRouter } from '../../src/adapters/traffic';
@@ -58,19 +58,20 @@ test('a rollback retried after a crash completes, keeps the first measurements a
     metrics: createPrometheusProvider({ baseUrl: config.prometheusUrl, timeoutMs: 5000 }),
     router: (traffic) => createTrafficRouter(traffic),
   });
-  const req: RollbackRequest = {
-    release, runId: 'run-1', service: 'spark-trading', version: 'v1', traffic: { router: 'record-only' }, dryRun: false,
+  const req: RecordRollbackRequest = {
+    release, runId: 'run-1', service: 'spark-trading', version: 'v1',
     reason: 'chaos', cause: 'error_rate_5xx', stage: 3, fromTraffic: 25, requestedAt: '2026-11-21T10:00:00.000Z',
+    trafficAt: '2026-11-21T10:00:01.000Z', weightAfter: 0, detail: 'record-only', before: null,
     queries: { up: 'up{job="prometheus"}' }, timeoutMs: 5000, flush: [],
   };
-  await attempt(1).run(deps(raw).rollback, req);
+  await attempt(1).run(deps(raw).recordRollback, req);
   await tick();
-  await expect(attempt(2).run(deps(raw).rollback, req)).rejects.toThrow(EvidenceConflictError);
+  await expect(attempt(2).run(deps(raw).recordRollback, req)).rejects.toThrow(EvidenceConflictError);
 
   const before = await raw.list(release);
   // The retry also flushes evidence the workflow queued after the first attempt: that part is new and written.
   const flushed = { release, runId: 'run-1', key: 'warroom/late', file: 'warroom_log.txt', kind: 'warroom' as const, mode: 'append' as const, body: 'late line' };
-  const result: RollbackResult = await attempt(2).run(deps(firstWriterWinsOnRetry(raw)).rollback, { ...req, flush: [flushed] });
+  const result: RollbackResult = await attempt(2).run(deps(firstWriterWinsOnRetry(raw)).recordRollback, { ...req, flush: [flushed] });
   expect(result.evidence).toEqual(['rollback_20261121T100000Z.txt', 'metrics_before_rollback_20261121T100000Z.txt', 'metrics_after_rollback_20261121T100000Z.txt']);
   const after = await raw.list(release);
   expect(after.slice(0, before.length)).toEqual(before);

@@ -98,7 +98,9 @@ test('activity summaries read like the run-of-show', () => {
   expect(activitySummary('runChecks', [{ phase: 'redTeam', checks: plan.checks.redTeam }], status())).toBe('Red team and corner cases: 20 checks');
   expect(activitySummary('setCanaryWeight', [{ percent: 25, dryRun: false }], s)).toBe('Stage 3 (25%): route 25% of traffic to the canary');
   expect(activitySummary('evaluate', [{ queries: ['a', 'b'] }], s)).toBe('Stage 3 (25%): evaluation 4 (2 signal and trigger queries)');
-  expect(activitySummary('rollback', [{ fromTraffic: 25, cause: 'abort', reason: 'aborted by bora: test' }], s)).toBe('ROLLBACK from 25% to 0% (abort): aborted by bora: test');
+  expect(activitySummary('recordRollback', [{ fromTraffic: 25, cause: 'abort', reason: 'aborted by bora: test' }], s)).toBe('ROLLBACK evidence from 25% to 0% (abort): aborted by bora: test');
+  const rolling = { ...s, rollback: { reason: 'x', cause: 'abort', stage: 3, fromTraffic: 25, requestedAt: '', evidence: [] } };
+  expect(activitySummary('rollbackTraffic', [{ dryRun: false }], rolling)).toBe('ROLLBACK: route 0% of traffic to the canary (from 25%, abort)');
   expect(activitySummary('recordEvidence', [[{}, {}, {}]], s)).toBe('Seal 3 evidence records');
 });
 

@@ -24,10 +24,10 @@ class UnusableAnswer extends Error {}
 
 export function createPrometheusProvider(options: PrometheusOptions): MetricsProvider {
   const baseUrl = requireHttpUrl(options.baseUrl, 'prometheus.baseUrl');
-  const timeoutMs = requireTimeoutMs(options.timeoutMs, 'prometheus.timeoutMs');
+  const defaultTimeoutMs = requireTimeoutMs(options.timeoutMs, 'prometheus.timeoutMs');
   const doFetch = options.fetch ?? fetch;
 
-  async function call(path: string, params: Record<string, string>, method: 'GET' | 'POST'): Promise<Answer> {
+  async function call(path: string, params: Record<string, string>, method: 'GET' | 'POST', timeoutMs: number): Promise<Answer> {
     const body = new URLSearchParams(params).toString();
     const url = `${baseUrl}${path}`;
     let status: number;
@@ -65,9 +65,9 @@ export function createPrometheusProvider(options: PrometheusOptions): MetricsPro
   }
 
   return {
-    async instant(query: string, at: Date = new Date()): Promise<InstantResult> {
+    async instant(query: string, at: Date = new Date(), timeoutMs = defaultTimeoutMs): Promise<InstantResult> {
       const context = { resolvedQuery: query, at: iso(at) };
-      const answer = await call('/api/v1/query', { query, time: unixSeconds(at) }, 'POST');
+      const answer = await call('/api/v1/query', { query, time: unixSeconds(at) }, 'POST', timeoutMs);
       if (!answer.ok) return { kind: 'query-error', ...errorFields(answer), ...context };
       try {
         const value = singleInstantValue(answer.data);
@@ -80,12 +80,13 @@ export function createPrometheusProvider(options: PrometheusOptions): MetricsPro
       }
     },
 
-    async range(query: string, start: Date, end: Date, stepSeconds: number): Promise<RangeResult> {
+    async range(query: string, start: Date, end: Date, stepSeconds: number, timeoutMs = defaultTimeoutMs): Promise<RangeResult> {
       const context = { resolvedQuery: query, start: iso(start), end: iso(end), stepSeconds };
       const answer = await call(
         '/api/v1/query_range',
         { query, start: unixSeconds(start), end: unixSeconds(end), step: String(stepSeconds) },
         'POST',
+        timeoutMs,
       );
       if (!answer.ok) return { kind: 'query-error', ...errorFields(answer), ...context };
       try {
@@ -104,7 +105,7 @@ export function createPrometheusProvider(options: PrometheusOptions): MetricsPro
     },
 
     async targets(): Promise<ScrapeTarget[]> {
-      const answer = await call('/api/v1/targets', { state: 'active' }, 'GET');
+      const answer = await call('/api/v1/targets', { state: 'active' }, 'GET', defaultTimeoutMs);
       if (!answer.ok) throw new Error(`cannot list scrape targets: ${answer.message}`);
       const active = (answer.data as { activeTargets?: unknown } | undefined)?.activeTargets;
       if (!Array.isArray(active)) throw new Error(`cannot list scrape targets: Prometheus at ${baseUrl} sent no activeTargets`);

@@ -23,9 +23,10 @@ export interface ScrapeTarget {
 }
 
 export interface MetricsProvider {
-  /** Evaluates `query` at `at` (default: now). Never throws for query or transport errors. */
-  instant(query: string, at?: Date): Promise<InstantResult>;
-  range(query: string, start: Date, end: Date, stepSeconds: number): Promise<RangeResult>;
+  /** Evaluates `query` at `at` (default: now) within `timeoutMs` (default: the provider's).
+   * Never throws for query or transport errors. */
+  instant(query: string, at?: Date, timeoutMs?: number): Promise<InstantResult>;
+  range(query: string, start: Date, end: Date, stepSeconds: number, timeoutMs?: number): Promise<RangeResult>;
   /** Active scrape targets. Throws when the backend cannot be reached. */
   targets(): Promise<ScrapeTarget[]>;
 }
