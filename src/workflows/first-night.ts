@@ -45,6 +45,8 @@ export interface FirstNightSummary {
   onBreach: ReleasePlan['firstNight']['onBreach'];
   /** Workflow executions so far: 1 + continue-as-new count. */
   runs: number;
+  /** Checks that could not judge every signal (no data, query error): over the plan's budget the watch is unverified. */
+  missingChecks?: number;
   checks: FirstNightCheck[];
 }
 
@@ -61,7 +63,7 @@ export interface FirstNightInput {
 }
 
 export type FirstNightResult =
-  | { kind: 'watched'; summary: FirstNightSummary }
+  | { kind: 'watched'; summary: FirstNightSummary; unverified?: string }
   | { kind: 'rollback'; reason: string; cause: string; summary: FirstNightSummary };
 
 /** What the parent sees: the watch's result, or an abort that cancelled it. */
@@ -91,9 +93,25 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
   let pending: EvidenceInput[] = [];
   const record = (key: string, file: string, kind: EvidenceInput['kind'], body: string) =>
     pending.push({ release: release.release, runId: release.runId, key, file, kind, mode: 'append', body });
+  // A ledger, chat or pager outage never fails the watch: the records stay queued for the next
+  // write, and a failed notice is recorded as not delivered.
   const flush = async () => {
-    if (pending.length > 0) await acts.recordEvidence(pending);
-    pending = [];
+    if (pending.length === 0) return;
+    try {
+      await acts.recordEvidence(pending);
+      pending = [];
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+    }
+  };
+  const notify = async (what: string, send: () => Promise<unknown>) => {
+    try {
+      await send();
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      record(`first-night/undelivered/${what}`, 'announcements.txt', 'note',
+        `${new Date().toISOString()} ${what}: delivery unknown, the activity failed after its retries (${err.cause?.message ?? err.message})`);
+    }
   };
 
   for (let i = input.checkIndex; i < schedule.length; i++) {
@@ -137,6 +155,9 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
       burn: burn.map(describeBurn), outcome, reasons,
     };
     summary.checks.push(check);
+    const unjudged = judgment.signals.some((sig) => sig.outcome === 'no-data' || sig.outcome === 'query-error');
+    if (unjudged) summary.missingChecks = (summary.missingChecks ?? 0) + 1;
+    const overBudget = (summary.missingChecks ?? 0) > plan.firstNight.missingDataBudget;
 
     const action = outcome === 'ok' ? 'continue' : breach && plan.firstNight.onBreach === 'rollback' ? 'rollback' : 'page-human';
     const line = warRoomLine({ elapsedMs: offset, stageIndex: plan.canary.stages.length - 1, traffic: 100, specs: plan.signals, evaluations: judgment.signals, action });
@@ -146,21 +167,29 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
     record(`warroom/first-night/${check.n}`, 'warroom_log.txt', 'warroom', `${label} ${line}`);
     if (outcome === 'ok') continue;
 
-    const why = `${label}: ${reasons.join('; ')}`;
+    const missingRollback = overBudget && plan.firstNight.onMissingData === 'rollback';
+    const why = `${label}: ${reasons.join('; ')}${missingRollback ? `; ${summary.missingChecks} checks without data, over the budget of ${plan.firstNight.missingDataBudget}` : ''}`;
+    const rollingBack = action === 'rollback' || missingRollback;
     await flush();
-    await acts.announce({
+    await notify(`announce/first-night/${check.n}`, () => acts.announce({
       ...release, channel: input.warRoomChannel, key: `announce/first-night/${check.n}`,
-      text: `${breach ? 'FIRST NIGHT BREACH' : 'First night concern'} on ${plan.version}: ${why}. ${action === 'rollback' ? 'Rolling back.' : 'Paging a human.'}`,
-    });
-    if (action === 'rollback') {
+      text: `${breach ? 'FIRST NIGHT BREACH' : 'First night concern'} on ${plan.version}: ${why}. ${rollingBack ? 'Rolling back.' : 'Paging a human.'}`,
+    }));
+    if (rollingBack) {
       summary.endedAt = check.at;
-      return { kind: 'rollback', reason: why, cause: firing.length > 0 && judgment.action !== 'rollback' ? `slo-burn-${firing[0]!.name}` : judgment.cause ?? 'first-night', summary };
+      const cause = missingRollback && !breach ? 'first-night-missing-data'
+        : firing.length > 0 && judgment.action !== 'rollback' ? `slo-burn-${firing[0]!.name}` : judgment.cause ?? 'first-night';
+      return { kind: 'rollback', reason: why, cause, summary };
     }
-    await acts.page({ ...release, reason: why, key: `page/first-night/${check.n}` });
+    await notify(`page/first-night/${check.n}`, () => acts.page({ ...release, reason: why, key: `page/first-night/${check.n}` }));
   }
   await flush();
   summary.endedAt = new Date().toISOString();
-  return { kind: 'watched', summary };
+  const missing = summary.missingChecks ?? 0;
+  const unverified = missing > plan.firstNight.missingDataBudget
+    ? `${missing} of ${summary.checks.length} first-night checks had no data (budget ${plan.firstNight.missingDataBudget})`
+    : undefined;
+  return { kind: 'watched', summary, ...(unverified ? { unverified } : {}) };
 }
 
 /** Runs the watch as a child of the release; an abort cancels it (the parent then rolls back). */
@@ -183,6 +212,12 @@ export async function watchFirstNight(run: ReleaseRun): Promise<WatchOutcome> {
   } catch (err) {
     const abort = run.abortRequested;
     if (abort && isCancellation(err)) return { kind: 'aborted', reason: `aborted by ${abort.by}: ${abort.reason}` };
-    throw err;
+    if (isCancellation(err)) throw err;
+    // A watch that failed cannot vouch for the new version at 100%: the one rollback path takes over.
+    const summary: FirstNightSummary = run.status.firstNight ?? {
+      startedAt: new Date(input.startedAt).toISOString(), plannedChecks: firstNightSchedule(run.plan.firstNight.rhythm).length,
+      onBreach: run.plan.firstNight.onBreach, runs: 1, checks: [],
+    };
+    return { kind: 'rollback', reason: `the first-night watch failed: ${(err as Error).message}`, cause: 'first-night-failure', summary };
   }
 }

@@ -245,6 +245,10 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     }
 
     await enter('close-out');
+    if (watch.unverified) {
+      await run.page(`${plan.version} is at 100% but its first night is unverified: ${watch.unverified}`, 'first-night/unverified');
+      return await finish(run, 'released-unverified', `reached 100%; first night unverified: ${watch.unverified}`);
+    }
     return await finish(run, 'released', `reached 100% and watched ${watch.summary.checks.length} first-night checks`);
   } catch (err) {
     if (err instanceof AbortRelease || isCancellation(err)) {
@@ -255,6 +259,13 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
       });
       if (isCancellation(err)) throw err;
       return result(run, 'aborted', by);
+    }
+    // An error the workflow cannot absorb must not leave traffic on the new version.
+    if (status.canaryWeight > 0 || status.phase === 'canary' || status.phase === 'first-night') {
+      const why = `the release failed: ${(err as Error).message}`;
+      await CancellationScope.nonCancellable(() => run.rollback(why, 'workflow-error'));
+      await run.announce('warRoom', `ROLLBACK of ${plan.version}: ${why}. Traffic at 0%.`, 'rollback');
+      return await finish(run, 'rolled-back', why);
     }
     throw err;
   }
@@ -274,7 +285,7 @@ async function finish(run: ReleaseRun, verdict: Verdict, reason: string): Promis
   await closeOut(run, verdict, reason);
   status.verdict = verdict;
   for (const p of status.phases) {
-    if (p.state === 'running') { p.state = verdict === 'released' ? 'done' : 'failed'; p.endedAt = new Date().toISOString(); }
+    if (p.state === 'running') { p.state = verdict === 'released' || verdict === 'released-unverified' ? 'done' : 'failed'; p.endedAt = new Date().toISOString(); }
     else if (p.state === 'pending') p.state = 'skipped';
   }
   status.phase = 'done';
@@ -284,7 +295,7 @@ async function finish(run: ReleaseRun, verdict: Verdict, reason: string): Promis
     body: `release: ${status.release}\nrun: ${status.runId}\nverdict: ${verdict}\nreason: ${reason}\ncanary weight: ${status.canaryWeight}%\n`,
   });
   await settlePrompts(run);
-  await run.flush();
+  await run.flush({ mustLand: true });
   return result(run, verdict, reason);
 }
 

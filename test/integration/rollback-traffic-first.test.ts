@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
+import type { RollbackResult, RollbackTrafficResult } from '../../src/activities/types';
 import { createPostgresLedger, type PostgresLedger } from '../../src/adapters/ledger/postgres';
 import { createPrometheusProvider } from '../../src/adapters/metrics/prometheus';
 import { createTrafficRouter } from '../../src/adapters/traffic';
@@ -44,13 +45,13 @@ test('a frozen Prometheus neither delays the canary reaching 0% nor stops the ro
   const traffic = { router: 'local' as const, adminUrl: router.adminUrl };
   const env = new MockActivityEnvironment();
 
-  const moved = await env.run(acts.rollbackTraffic, { ...ref, traffic, dryRun: false, timeoutMs: 5000 });
+  const moved: RollbackTrafficResult = await env.run(acts.rollbackTraffic, { ...ref, traffic, dryRun: false, timeoutMs: 5000 });
   expect(moved.weightAfter).toBe(0);
   expect(await createTrafficRouter(traffic).currentCanaryWeight()).toBe(0);
   expect(held).toHaveLength(0); // Prometheus was not asked anything on the way to 0%
 
   const before = { at: '2026-12-02T10:00:00.000Z', results: { 'p95 query': { kind: 'value' as const, value: '412', series: 1, resolvedQuery: 'p95 query', at: '2026-12-02T10:00:00.000Z' } } };
-  const recorded = await env.run(acts.recordRollback, {
+  const recorded: RollbackResult = await env.run(acts.recordRollback, {
     ...ref, reason: 'p95 over 400 ms', cause: 'api_p95_over_400ms', stage: 3, fromTraffic: 25, requestedAt: '2026-12-02T10:00:01.000Z',
     trafficAt: moved.at, weightAfter: moved.weightAfter, detail: moved.detail, before,
     queries: { api_p95: 'p95 query' }, timeoutMs: 300, flush: [],

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowClient } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -230,6 +231,38 @@ describe('the shipped 24 h first night under time skipping', () => {
       expect(result.summary.checks.filter((c) => c.outcome !== 'ok').map((c) => [c.n, c.outcome])).toEqual([[20, 'breach']]);
       expect(calls.page).toEqual(['page/first-night/20']);
       expect(calls.announce).toEqual([expect.stringMatching(/FIRST NIGHT BREACH .* first night 20\/34: .*Paging a human\.$/)]);
+    });
+
+    test('a ledger, chat and pager outage during a breach neither fails the watch nor stops the rollback', async () => {
+      const { activities } = scripted((n) => n >= 3);
+      const down = async () => { throw ApplicationFailure.nonRetryable('connect ECONNREFUSED 127.0.0.1:55432'); };
+      const outage: Partial<ReleaseActivities> = { ...activities, recordEvidence: down, announce: down, page: down };
+      const { result } = await runWatch(outage, firstNightInput(plan, `first-night-outage-${Date.now()}`, await env.currentTimeMs()));
+      expect(result).toMatchObject({ kind: 'rollback', cause: 'slo-burn-1h/5m' });
+
+      const paging = loadPlanFileWith(SHIPPED, { firstNight: { onBreach: 'page-human' } });
+      const watched = await runWatch(outage, firstNightInput(paging, `first-night-outage-page-${Date.now()}`, await env.currentTimeMs()));
+      expect(watched.result.kind).toBe('watched');
+      expect(watched.result.summary.checks).toHaveLength(34);
+    });
+
+    test('no data all night ends unverified under the default policy, and rolls back under onMissingData: rollback', async () => {
+      const silent: Partial<ReleaseActivities> = {
+        ...scripted(() => false).activities,
+        async evaluate(req) {
+          const at = new Date().toISOString();
+          return Object.fromEntries(req.queries.map((q): [string, InstantResult] => [q, { kind: 'query-error', message: 'Prometheus unreachable', resolvedQuery: q, at }]));
+        },
+      };
+      const { result } = await runWatch(silent, firstNightInput(plan, `first-night-silent-${Date.now()}`, await env.currentTimeMs()));
+      expect(result.kind).toBe('watched');
+      if (result.kind !== 'watched') throw new Error('unreachable');
+      expect(result.unverified).toBe('34 of 34 first-night checks had no data (budget 2)');
+
+      const strict = loadPlanFileWith(SHIPPED, { firstNight: { onMissingData: 'rollback' } });
+      const rolled = await runWatch(silent, firstNightInput(strict, `first-night-silent-rb-${Date.now()}`, await env.currentTimeMs()));
+      expect(rolled.result).toMatchObject({ kind: 'rollback', cause: 'first-night-missing-data' });
+      expect(rolled.result.summary.checks).toHaveLength(3);
     });
   });
 });
