@@ -14,7 +14,7 @@ import { assertLicencePolicy } from './ritual/licence';
 import { verifySignedFile } from './ritual/verify';
 import { ReleaseClient, ReleaseCommandError, releaseId } from './release-client';
 import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver, RefusedError } from './workflows/validate';
-import { statusQuery, type CanaryControlAction, type ReleaseStatus } from './workflows/messages';
+import type { CanaryControlAction, ReleaseStatus } from './workflows/messages';
 import { registerSearchAttributesCommand } from './workflows/visibility';
 import { previewRollback } from './cli/rollback-preview';
 
@@ -56,8 +56,8 @@ export async function watchRelease(
 ): Promise<ReleaseStatus> {
   let previous: ReleaseStatus | null = null;
   for (;;) {
-    const { handle, description } = await client.handle(release);
-    const status = await handle.query(statusQuery);
+    const { description } = await client.handle(release);
+    const status = await client.status(release);
     for (const line of formatProgress(previous, status)) print(line);
     previous = status;
     await onStatus?.(status);

@@ -19,6 +19,9 @@ import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver } fr
 import type { ReleaseInput, ReleaseResult } from './workflows/release';
 import { SEARCH_ATTRIBUTES } from './workflows/visibility';
 
+/** How long `status` waits for a worker to answer before reporting the last known state. */
+const STATUS_QUERY_DEADLINE_MS = 5_000;
+
 export class ReleaseCommandError extends Error {
   override name = 'ReleaseCommandError';
 }
@@ -102,9 +105,29 @@ export class ReleaseClient {
     }
   }
 
+  /**
+   * The release's status: live from its worker while it runs; for an ended release from the
+   * workflow's result, so no worker is needed. A running release whose worker does not answer
+   * is refused with its last known state from the search attributes, marked as such.
+   */
   async status(release: string, runId?: string): Promise<ReleaseStatus> {
-    const { handle } = await this.handle(release, runId);
-    return handle.query(statusQuery);
+    const { handle, description } = await this.handle(release, runId);
+    if (description.status.name === 'COMPLETED') {
+      const ended = (await handle.result()) as ReleaseResult;
+      if (ended.status) return ended.status;
+    }
+    try {
+      return await this.client.withDeadline(Date.now() + STATUS_QUERY_DEADLINE_MS, () => handle.query(statusQuery));
+    } catch (err) {
+      const attrs = description.searchAttributes as Record<string, unknown[] | undefined>;
+      const attr = (key: { name: string }) => attrs?.[key.name]?.[0] ?? 'unknown';
+      throw new ReleaseCommandError(
+        `release ${release} (${description.status.name}): no worker answered the status query within ${STATUS_QUERY_DEADLINE_MS / 1000} s ` +
+        `(${(err as Error).message}). Last known from the search attributes, as of ${description.historyLength} history events: ` +
+        `phase ${attr(SEARCH_ATTRIBUTES.phase)}, stage ${attr(SEARCH_ATTRIBUTES.stage)}, canary weight ${attr(SEARCH_ATTRIBUTES.canaryWeight)}%, ` +
+        `verdict ${attr(SEARCH_ATTRIBUTES.verdict)}. Start a worker (npx tsx src/worker.ts) for the live status.`,
+      );
+    }
   }
 
   async result(release: string, runId?: string): Promise<ReleaseResult> {

@@ -12,7 +12,7 @@ import { closeOut } from './close-out';
 import { watchFirstNight } from './first-night';
 import {
   abortSignal, decideGateUpdate, holdSignal, resumeSignal, statusQuery,
-  type DecisionRecord, type GateDecisionResult, type Verdict,
+  type DecisionRecord, type GateDecisionResult, type ReleaseStatus, type Verdict,
 } from './messages';
 import { registerRisksUpdate } from './risks';
 import { registerRedTeamGate, runRedTeamGate } from './redteam-gate';
@@ -32,6 +32,8 @@ export interface ReleaseResult {
   reason: string;
   canaryWeight: number;
   evidenceFiles: number;
+  /** The final status: `status` of an ended release reads it without a worker. */
+  status?: ReleaseStatus;
 }
 
 const TIMELINE_KEY: Record<Exclude<Phase, 'canary' | 'first-night' | 'close-out'>, keyof ReleasePlan['timeline']> = {
@@ -276,7 +278,7 @@ class AbortRelease extends Error {}
 function result(run: ReleaseRun, verdict: Verdict, reason: string): ReleaseResult {
   return {
     release: run.status.release, runId: run.status.runId, verdict, reason,
-    canaryWeight: run.status.canaryWeight, evidenceFiles: 0,
+    canaryWeight: run.status.canaryWeight, evidenceFiles: 0, status: { ...run.status, verdict, phase: 'done' },
   };
 }
 
