@@ -15,6 +15,7 @@ import { createNotifyActivities } from './notify';
 import { createCloseoutActivities, type CloseoutActivities } from './closeout';
 import { createRitualActivities, type RitualActivities } from './ritual';
 import { createRollbackActivities } from './rollback';
+import { createStageHealthActivities } from './stage-health';
 
 export { fileStamp } from './rollback';
 import type { CheckOutcome, ReleaseActivities, ReleaseRef, RunChecksRequest } from './types';
@@ -136,6 +137,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
     },
 
     ...createRollbackActivities(deps, dryRunWeights),
+    ...createStageHealthActivities(deps),
 
     ...createNotifyActivities(deps),
   };

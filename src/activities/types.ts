@@ -8,6 +8,7 @@ import type { RitualPlan } from '../ritual/plan';
 import type { TargetContext } from '../plan/target';
 import type { MessageRef } from '../adapters/chat/notifier';
 import type { Prompt } from '../slack/blocks';
+import type { StageHealthRequest } from './stage-health';
 
 export interface ReleaseRef {
   release: string;
@@ -148,6 +149,8 @@ export interface ReleaseActivities {
   rollbackTraffic(req: RollbackTrafficRequest): Promise<RollbackTrafficResult>;
   /** The rollback's evidence, after traffic is at 0%. */
   recordRollback(req: RecordRollbackRequest): Promise<RollbackResult>;
+  /** db_health_stage_<pct>.txt and pgbouncer_stage_<pct>.txt; a failed reading is written as failed. */
+  recordStageHealth(req: StageHealthRequest): Promise<string[]>;
   /** Never fails for a chat outage: the delivery (or why not) is recorded in the evidence. */
   announce(req: AnnounceRequest): Promise<AnnounceResult>;
   page(req: PageRequest): Promise<AnnounceResult>;

@@ -8,6 +8,7 @@ import type { MessageRef } from '../adapters/chat/notifier';
 import type { Prompt } from '../slack/blocks';
 import type { ReleasePlan } from '../plan/schema';
 import { PHASES } from '../plan/vocabulary';
+import { targetContext } from '../plan/target';
 import type { ControlInput, ReleaseStatus, RollbackRecord } from './messages';
 import { renderCanaryQueries } from './canary';
 import { withSummaries } from './visibility';
@@ -148,7 +149,17 @@ export class ReleaseRun {
         `router: ${this.plan.traffic.router}${this.status.dryRun ? ' (dry run: recorded only)' : ''}`,
         `detail: ${change.detail}`,
       ].join('\n') + '\n',
-    });
+    });    if (percent > 0 && stageIndex !== null) await this.recordStageHealth(percent, stageIndex + 1);
+  }
+
+  /** The stage's database evidence; a failed activity is noted and the stage goes on. */
+  private async recordStageHealth(percent: number, stage: number): Promise<void> {
+    try {
+      await this.acts.recordStageHealth({ ...this.ref, percent, stage, target: targetContext(this.plan), timeoutMs: this.plan.checks.timeout });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      this.record({ key: `stage/${stage}/db-health/failed`, file: `db_health_stage_${percent}.txt`, kind: 'measurement', body: `reading failed after its retries: ${err.cause?.message ?? err.message}\n` });
+    }
   }
 
   /** One evaluation; an activity failure becomes a query error for every query, never a pass. */
