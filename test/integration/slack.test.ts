@@ -16,7 +16,8 @@ import { createPostgresLedger } from '../../src/adapters/ledger/postgres';
 import { createCommandPager } from '../../src/adapters/pager/command';
 import type { Page } from '../../src/adapters/pager/pager';
 import { createWebhookPager } from '../../src/adapters/pager/webhook';
-import { createNotifyActivities } from '../../src/activities/notify';
+import { createNotifyActivities, INTENTS_FILE } from '../../src/activities/notify';
+import { firstWriterWinsOnRetry } from '../../src/activities/evidence-retry';
 import { loadConfig } from '../../src/config';
 import { ReleaseClient } from '../../src/release-client';
 import { decodeButton, type GatePrompt } from '../../src/slack/blocks';
@@ -115,7 +116,7 @@ describe('announce and page activities', () => {
     // The GO button binds release, run and gate; a complete checklist needs no override.
     expect(decodeButton(buttonIn(posted.args.blocks, 'spark:go').value)).toEqual({ release: r.release, runId: r.runId, target: 'go', action: 'go' });
     expect(buttonIn(posted.args.blocks, 'spark:no-go').confirm).toBeDefined();
-    const [record] = await ledger.list(r.release);
+    const record = (await ledger.list(r.release)).find((x) => x.file !== INTENTS_FILE);
     expect(record).toMatchObject({ file: 'announcements.txt', key: 'announce/gate' });
     expect(record!.body).toContain('#spark-warroom-v9-9-9 GO/NO-GO open');
     expect(record!.body).toContain(`-> delivered (chat.postMessage #spark-warroom-v9-9-9 ${result.message!.channel} ts ${result.message!.ts}) in 1 attempt`);
@@ -126,8 +127,38 @@ describe('announce and page activities', () => {
     slack.outage(true);
     const result = await inActivity(createNotifyActivities({ ledger, notifier: notifier() })).announce({ ...r, channel: '#spark-deploys', text: 'Change freeze', key: 'announce/freeze' });
     expect(result.delivered).toBe(false);
-    const [record] = await ledger.list(r.release);
+    const record = (await ledger.list(r.release)).find((x) => x.file !== INTENTS_FILE);
     expect(record!.body).toMatch(/Change freeze\n {2}-> not delivered \(chat.postMessage #spark-deploys\) after 3 attempts: HTTP 503/);
+  });
+
+  it('the ledger dropping between the send and its record posts the message once, and records it once', async () => {
+    const r = ref();
+    let dropNext = false;
+    // The real ledger, whose connection drops right after the message went out.
+    const dropping: EvidenceLedger = {
+      appendMany: async (inputs) => {
+        if (dropNext && inputs.some((i) => i.file === 'announcements.txt')) {
+          dropNext = false;
+          throw new Error('Connection terminated unexpectedly');
+        }
+        return ledger.appendMany(inputs);
+      },
+      append: async (input) => (await dropping.appendMany([input]))[0]!,
+      list: (release) => ledger.list(release),
+      verify: (release) => ledger.verify(release),
+      close: async () => undefined,
+    };
+    // As the worker composes it: a retry keeps what its first attempt recorded.
+    const acts = createNotifyActivities({ ledger: firstWriterWinsOnRetry(dropping), notifier: notifier() });
+    const req = { ...r, channel: '#spark-warroom-v9-9-9', text: `ROLLBACK ${r.release}`, key: 'announce/rollback' };
+    const before = slack.accepted('chat.postMessage').length;
+    dropNext = true;
+    await expect(new MockActivityEnvironment({ attempt: 1 }, { logger: new DefaultLogger('ERROR') }).run(acts.announce, req)).rejects.toThrow(/Connection terminated/);
+    const retried = await new MockActivityEnvironment({ attempt: 2 }, { logger: new DefaultLogger('ERROR') }).run(acts.announce, req);
+    expect(retried).toMatchObject({ delivered: true });
+    expect(slack.accepted('chat.postMessage').slice(before).filter((c) => c.args.text === req.text)).toHaveLength(1);
+    const records = await ledger.list(r.release);
+    expect(records.map((x) => [x.file, x.key])).toEqual([[INTENTS_FILE, 'announce/rollback/intent'], ['announcements.txt', 'announce/rollback']]);
   });
 
   it('with nothing configured, the evidence says so instead of pretending', async () => {
@@ -135,7 +166,7 @@ describe('announce and page activities', () => {
     const acts = inActivity(createNotifyActivities({ ledger }));
     expect(await acts.announce({ ...r, channel: '#spark-deploys', text: 'x', key: 'announce/x' })).toMatchObject({ delivered: false });
     expect(await acts.page({ ...r, reason: 'stage 2 cannot be judged', key: 'page/1', to: ['bora'] })).toMatchObject({ delivered: false });
-    const bodies = (await ledger.list(r.release)).map((x) => x.body);
+    const bodies = (await ledger.list(r.release)).filter((x) => x.file !== INTENTS_FILE).map((x) => x.body);
     expect(bodies[0]).toContain('-> not delivered: Slack not configured (set SLACK_BOT_TOKEN)');
     expect(bodies[1]).toMatch(/page to bora: stage 2 cannot be judged\n {2}-> not delivered: no pager configured/);
     expect(unconfiguredNotifier.configured).toBe(false);
