@@ -9,7 +9,8 @@ module.exports = {
   // Per-project testTimeout is ignored by jest 29; integration tests wait on real services.
   testTimeout: 180000,
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/{integration,workflow,e2e,replay,chaos}/**/*.test.ts'] },
+    // Replays need no services: they run with the unit tests, so a workflow change that breaks one fails early.
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/{unit,replay}/**/*.test.ts'] },
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/{integration,workflow,e2e,chaos}/**/*.test.ts'] },
   ],
 };
