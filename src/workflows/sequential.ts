@@ -158,3 +158,13 @@ export function bucketCounts(cumulative: readonly number[]): number[] {
     return Math.max(0, d);
   });
 }
+
+/**
+ * The level of each test when `tests` of them (signals x stages) run in one canary:
+ * a false rollback anywhere in the canary then stays within `alpha` (Bonferroni).
+ */
+export function perTestAlpha(alpha: number, tests: number): number {
+  if (!(alpha > 0 && alpha < 1)) throw new Error(`alpha must be in (0, 1) (got ${alpha})`);
+  if (!(Number.isInteger(tests) && tests >= 1)) throw new Error(`tests must be a whole number >= 1 (got ${tests})`);
+  return alpha / tests;
+}
