@@ -1,4 +1,4 @@
-import { bucketCounts, counterIncrease, errorTest, histogramTest, logBeta, logGamma, betaPrior } from '../../src/workflows/sequential';
+import { bucketCounts, counterIncrease, errorTest, histogramTest, logBeta, logGamma, betaPrior, perTestAlpha } from '../../src/workflows/sequential';
 import { poisson, rng } from '../../bench/random';
 
 // effect 1/sqrt(3) at share 0.5 gives the uniform prior Beta(1, 1), which makes hand computation easy.
@@ -81,6 +81,14 @@ describe('errorTest', () => {
   it('names the bad field', () => {
     expect(() => errorTest({ canaryRequests: -1, stableRequests: 1, canaryErrors: 0, stableErrors: 0 }, uniform)).toThrow(/canaryRequests/);
     expect(() => errorTest({ canaryRequests: 1, stableRequests: 1, canaryErrors: 0, stableErrors: 0 }, { ...uniform, alpha: 0 })).toThrow(/alpha/);
+  });
+});
+
+describe('perTestAlpha', () => {
+  it('splits the canary-wide level evenly and names bad input', () => {
+    expect(perTestAlpha(0.01, 8)).toBeCloseTo(0.00125, 15);
+    expect(() => perTestAlpha(0.01, 0)).toThrow(/tests/);
+    expect(() => perTestAlpha(1, 2)).toThrow(/alpha/);
   });
 });
 
