@@ -35,6 +35,9 @@ const errorSignal = plan.signals.find((s) => s.id === 'error_rate_5xx');
 const latencySignal = plan.signals.find((s) => s.id === 'api_p95_latency');
 const evalMs = plan.canary.evaluationInterval;
 const stages = plan.canary.stages.filter((s) => s.traffic < 100);
+if (plan.canary.evaluationInterval % 5000 !== 0 || plan.metrics.rateWindow % 5000 !== 0) {
+  throw new Error(`canary.evaluationInterval and metrics.rateWindow must be whole multiples of the simulator's 5 s tick (a compressed demo plan is not simulated)`);
+}
 // The canary's alpha is shared by every comparison in every stage below 100%.
 const compared = plan.signals.filter((s) => s.versusStable).length;
 const testAlpha = perTestAlpha(alpha, compared * stages.length);
