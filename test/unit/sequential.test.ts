@@ -69,7 +69,7 @@ describe('errorTest', () => {
     const { a, b } = betaPrior(0.05, 1);
     const k = 7; const m = 60; const rho = 50 / 1000;
     // Midpoint rule over q of q^(a+k-1) (1-q)^(b+m-1) / B(a, b), divided by rho^k (1-rho)^m.
-    const steps = 400000;
+    const steps = 100000;
     let integral = 0;
     for (let i = 0; i < steps; i++) {
       const q = (i + 0.5) / steps;
@@ -158,6 +158,32 @@ describe('false rejections of healthy streams, monitored at every step (seeded M
       for (let step = 0; step < 30; step++) {
         probs.forEach((p, j) => { x[j]! += poisson(rand, 60 * p); y[j]! += poisson(rand, 1140 * p); });
         if (histogramTest(x, y, { alpha, plannedShare: 0.05, effect: 0.25 }).decision === 'reject') { rejected += 1; break; }
+      }
+    }
+    expect(rejected / streams).toBeLessThanOrEqual(margin(alpha, streams));
+  });
+  it('error test through restarting counters, stable traffic varying per step: 2,000 streams x 60 looks stay within alpha', () => {
+    const rand = rng(56);
+    const streams = 2000; const alpha = 0.01;
+    let rejected = 0;
+    for (let s = 0; s < streams; s++) {
+      // Scraped counter values; the canary restarts once at a random step (its counters drop to 0).
+      const restart = 1 + Math.floor(rand() * 60);
+      const counters = { cr: [0], ce: [0], sr: [0], se: [0] };
+      for (let step = 1; step <= 60; step++) {
+        const load = 5000 + 4000 * Math.sin(step / 7);
+        const nc = poisson(rand, load * 0.05); const ns = poisson(rand, load * 0.95);
+        const push = (key: keyof typeof counters, add: number, resets: boolean) => {
+          const series = counters[key];
+          series.push((resets ? 0 : series[series.length - 1]!) + add);
+        };
+        push('cr', nc, step === restart); push('ce', poisson(rand, nc * 0.004), step === restart);
+        push('sr', ns, false); push('se', poisson(rand, ns * 0.004), false);
+        const r = errorTest({
+          canaryRequests: counterIncrease(counters.cr), canaryErrors: counterIncrease(counters.ce),
+          stableRequests: counterIncrease(counters.sr), stableErrors: counterIncrease(counters.se),
+        }, { alpha, plannedShare: 0.05, effect: 1 });
+        if (r.decision === 'reject') { rejected += 1; break; }
       }
     }
     expect(rejected / streams).toBeLessThanOrEqual(margin(alpha, streams));
