@@ -50,7 +50,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
   const { plan } = input;
   const run = new ReleaseRun(plan, input);
   const { status } = run;
-  keepVisible(status, plan, input.searchAttributes ?? false);
+  run.publishVisibility = keepVisible(status, plan, input.searchAttributes ?? false);
   const people = new Set(plan.people.map((p) => p.id));
 
   setHandler(statusQuery, () => status);
@@ -298,6 +298,7 @@ async function finish(run: ReleaseRun, verdict: Verdict, reason: string): Promis
   });
   await settlePrompts(run);
   await run.flush({ mustLand: true });
+  run.publishVisibility();
   return result(run, verdict, reason);
 }
 

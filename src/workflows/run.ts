@@ -37,6 +37,8 @@ export class ReleaseRun {
   /** The incident commander's (or a delegate's) canary controls, taken by the stage loop. */
   rollbackRequested: ControlInput | null = null;
   promoteRequested: ControlInput | null = null;
+  /** Publishes the current details and search attributes now (the release's last task). */
+  publishVisibility: () => void = () => undefined;
   /** The last evaluation's answers: a rollback's "metrics before", with no query on its path. */
   lastEvaluation: { at: string; results: Record<string, InstantResult> } | null = null;
   private pending: EvidenceInput[] = [];

@@ -201,8 +201,10 @@ export function gateWaitSeconds(gate: GateState): number | null {
  * attributes in step with the status, for the life of the workflow, and tells
  * the worker's metrics when a gate closes. It waits on a condition, which adds
  * nothing to the history; an attribute is upserted only when its value changes.
+ * Returns a publish-now function: the release's last task calls it, because a workflow that
+ * completes does not wake that condition again (the UI would keep the last running state).
  */
-export function keepVisible(status: ReleaseStatus, plan: ReleasePlan, searchAttributes: boolean): void {
+export function keepVisible(status: ReleaseStatus, plan: ReleasePlan, searchAttributes: boolean): () => void {
   const { pipeline } = proxySinks<PipelineSinks>();
   let details = '';
   let gateState = status.gates.go.state;
@@ -230,4 +232,5 @@ export function keepVisible(status: ReleaseStatus, plan: ReleasePlan, searchAttr
       publish();
     }
   });
+  return publish;
 }

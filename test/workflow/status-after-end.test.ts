@@ -17,6 +17,12 @@ test('an ended release shows its final status with no worker running', async () 
   const plan = uniquePlan(); // nobody answers GO: the release ends NO-GO without moving traffic
   const { release } = await h.client.start(plan, 'deniz');
   expect((await h.client.result(release)).verdict).toBe('no-go');
+  // What the Temporal UI shows of an ended release is final: the search attributes and the current details.
+  const handle = h.client.client.workflow.getHandle(release);
+  const attrs = (await handle.describe()).searchAttributes as Record<string, unknown[]>;
+  expect([attrs.SparkPhase?.[0], attrs.SparkVerdict?.[0]]).toEqual(['done', 'no-go']);
+  const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails).toMatch(/phase \*\*done\*\*, canary weight \*\*0%\*\*, verdict \*\*no-go\*\*/);
   const taskQueue = h.taskQueue;
   await h.close();
   h = undefined;
