@@ -16,6 +16,7 @@ import { createCloseoutActivities, type CloseoutActivities } from './closeout';
 import { createRitualActivities, type RitualActivities } from './ritual';
 import { createRollbackActivities } from './rollback';
 import { createStageHealthActivities } from './stage-health';
+import { WeightFence } from './weight-fence';
 
 export { fileStamp } from './rollback';
 import type { CheckOutcome, ReleaseActivities, ReleaseRef, RunChecksRequest } from './types';
@@ -62,6 +63,7 @@ class TimeoutError extends Error {
 
 export function createActivities(deps: ActivityDeps): ReleaseActivities & CloseoutActivities & RitualActivities {
   const dryRunWeights = new Map<string, number>();
+  const fence = new WeightFence();
 
   /** Runs one check; its evidence is written by runChecks, with the phase's other checks. */
   const runOne = async (req: RunChecksRequest, id: string): Promise<{ outcome: CheckOutcome; files: Record<string, string> }> => {
@@ -113,9 +115,12 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
         dryRunWeights.set(req.release, req.percent);
         return { previous, current: req.percent, detail: 'dry run: weight recorded, router untouched' };
       }
-      const change = await deps.router(req.traffic).setCanaryWeight(req.percent);
+      const written = await fence.write(req.release, req.generation, () => deps.router(req.traffic).setCanaryWeight(req.percent));
+      if (written.superseded) {
+        throw ApplicationFailure.nonRetryable(`weight ${req.percent}% (generation ${req.generation}) refused: generation ${fence.applied(req.release)} was applied after it`, 'WeightSuperseded');
+      }
       deps.pipeline?.stageEntered(req.service, req.percent);
-      return change;
+      return written.value;
     },
 
     async readCanaryWeight(req) {
@@ -136,7 +141,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
       return Object.fromEntries(req.ranges.map((r, i) => [r.key, results[i]!]));
     },
 
-    ...createRollbackActivities(deps, dryRunWeights),
+    ...createRollbackActivities(deps, dryRunWeights, fence),
     ...createStageHealthActivities(deps),
 
     ...createNotifyActivities(deps),

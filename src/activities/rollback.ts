@@ -8,6 +8,7 @@ import type { InstantResult, MetricsProvider } from '../adapters/metrics/provide
 import type { TrafficConfig, TrafficRouter } from '../adapters/traffic/router';
 import type { PipelineMetrics } from '../metrics/pipeline';
 import type { RecordRollbackRequest, RollbackResult, RollbackTrafficRequest, RollbackTrafficResult } from './types';
+import type { WeightFence } from './weight-fence';
 
 export interface RollbackDeps {
   ledger: EvidenceLedger;
@@ -54,7 +55,7 @@ function snapshotBody(title: string, queries: Record<string, string>, results: R
   return lines.join('\n') + '\n';
 }
 
-export function createRollbackActivities(deps: RollbackDeps, dryRunWeights: Map<string, number>) {
+export function createRollbackActivities(deps: RollbackDeps, dryRunWeights: Map<string, number>, fence: WeightFence) {
   return {
     async rollbackTraffic(req: RollbackTrafficRequest): Promise<RollbackTrafficResult> {
       if (req.dryRun) {
@@ -65,7 +66,17 @@ export function createRollbackActivities(deps: RollbackDeps, dryRunWeights: Map<
       const heartbeat = setInterval(() => Context.current().heartbeat(), 1000);
       try {
         const router = deps.router(req.traffic);
-        const change = await within(req.timeoutMs, `setting the canary weight to 0% through the ${router.kind} router`, router.setCanaryWeight(0));
+        const toZero = () => within(req.timeoutMs, `setting the canary weight to 0% through the ${router.kind} router`, router.setCanaryWeight(0));
+        const older = fence.inflight(req.release);
+        const written = await fence.write(req.release, req.generation, toZero);
+        if (written.superseded) throw new Error(`weight generation ${req.generation} is older than ${fence.applied(req.release)}: a newer rollback ran`);
+        let change = written.value;
+        if (older.length > 0) {
+          // An older stage write may land after our 0%: wait for it (bounded), then set 0% again.
+          await within(req.timeoutMs, 'older weight writes in flight', Promise.allSettled(older));
+          change = await toZero();
+          change = { ...change, detail: `${change.detail} (set again after ${older.length} older write(s) in flight)` };
+        }
         const after = await within(req.timeoutMs, `reading the canary weight back from the ${router.kind} router`, router.currentCanaryWeight());
         if (after !== null && after !== 0) throw new Error(`router still reports ${after}% on the canary after setting 0%`);
         deps.pipeline?.stageEntered(req.service, 0);

@@ -54,6 +54,8 @@ export interface SetWeightRequest extends ReleaseRef {
   traffic: TrafficConfig;
   percent: number;
   dryRun: boolean;
+  /** The release's increasing weight generation: an older write than the last applied is refused. */
+  generation: number;
 }
 
 /** One range query of the canary-versus-stable comparison; times are ISO strings (workflow time). */
@@ -77,6 +79,8 @@ export interface RollbackTrafficRequest extends ReleaseRef {
   dryRun: boolean;
   /** The plan's rollback.routerTimeout: bounds the router call and its read-back. */
   timeoutMs: number;
+  /** Newer than every stage write of the release (see SetWeightRequest.generation). */
+  generation: number;
 }
 
 export interface RollbackTrafficResult {

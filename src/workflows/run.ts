@@ -41,6 +41,8 @@ export class ReleaseRun {
   publishVisibility: () => void = () => undefined;
   /** The last evaluation's answers: a rollback's "metrics before", with no query on its path. */
   lastEvaluation: { at: string; results: Record<string, InstantResult> } | null = null;
+  /** Increases with every weight change: the router refuses a write older than the newest. */
+  private weightGeneration = 0;
   private pending: EvidenceInput[] = [];
   private readonly acts: ReleaseActivities;
   private readonly rollbackActs: ReleaseActivities;
@@ -137,7 +139,9 @@ export class ReleaseRun {
   }
 
   async setWeight(percent: number, stageIndex: number | null): Promise<void> {
-    const change = await this.acts.setCanaryWeight({ ...this.ref, traffic: this.plan.traffic, percent, dryRun: this.status.dryRun });
+    const change = await this.acts.setCanaryWeight({
+      ...this.ref, traffic: this.plan.traffic, percent, dryRun: this.status.dryRun, generation: ++this.weightGeneration,
+    });
     this.status.canaryWeight = percent;
     this.record({
       key: `weight/${stageIndex ?? 'x'}/${percent}`,
@@ -231,7 +235,9 @@ export class ReleaseRun {
     };
     this.status.rollback = record;
     const ref = { ...this.ref, dryRun: this.status.dryRun };
-    const traffic = await this.rollbackActs.rollbackTraffic({ ...ref, traffic: this.plan.traffic, timeoutMs: this.plan.rollback.routerTimeout });
+    const traffic = await this.rollbackActs.rollbackTraffic({
+      ...ref, traffic: this.plan.traffic, timeoutMs: this.plan.rollback.routerTimeout, generation: ++this.weightGeneration,
+    });
     this.status.canaryWeight = traffic.weightAfter ?? 0;
     record.trafficAt = traffic.at;
     const result = await this.evidenceActs.recordRollback({

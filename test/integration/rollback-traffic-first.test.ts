@@ -45,7 +45,7 @@ test('a frozen Prometheus neither delays the canary reaching 0% nor stops the ro
   const traffic = { router: 'local' as const, adminUrl: router.adminUrl };
   const env = new MockActivityEnvironment();
 
-  const moved: RollbackTrafficResult = await env.run(acts.rollbackTraffic, { ...ref, traffic, dryRun: false, timeoutMs: 5000 });
+  const moved: RollbackTrafficResult = await env.run(acts.rollbackTraffic, { ...ref, traffic, dryRun: false, timeoutMs: 5000, generation: 1 });
   expect(moved.weightAfter).toBe(0);
   expect(await createTrafficRouter(traffic).currentCanaryWeight()).toBe(0);
   expect(held).toHaveLength(0); // Prometheus was not asked anything on the way to 0%
