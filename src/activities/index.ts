@@ -3,6 +3,7 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EvidenceInput, EvidenceLedger } from '../adapters/ledger/ledger';
+import { EvidenceConflictError, EvidenceInputError } from '../adapters/ledger/postgres';
 import type { InstantResult, MetricsProvider } from '../adapters/metrics/provider';
 import type { TrafficConfig, TrafficRouter } from '../adapters/traffic/router';
 import { CHECK_CATALOGUE, checkFiles } from '../plan/catalogue';
@@ -28,6 +29,28 @@ export interface ActivityDeps {
   notifier?: Notifier;
   /** Pages and escalations; absent means not configured (recorded as such). */
   pager?: Pager;
+}
+
+/**
+ * The rollback's evidence, after the queued records. A queued record the ledger can
+ * never take (a conflicting key, a bad name) must not hold the rollback up: the
+ * rollback's own records go in, then each queued one alone, a refused one replaced
+ * by a note saying why.
+ */
+async function appendAfterRollback(ledger: EvidenceLedger, ref: ReleaseRef, queued: EvidenceInput[], own: EvidenceInput[]): Promise<void> {
+  try {
+    await ledger.appendMany([...queued, ...own]);
+    return;
+  } catch (err) {
+    if (!(err instanceof EvidenceInputError || err instanceof EvidenceConflictError)) throw err;
+  }
+  await ledger.appendMany(own);
+  for (const [i, record] of queued.entries()) {
+    await ledger.append(record).catch((err: Error) => {
+      if (!(err instanceof EvidenceInputError || err instanceof EvidenceConflictError)) throw err;
+      return ledger.append(evidence(ref, `refused/${own[0]!.key}/${i}`, 'evidence_refused.txt', 'note', `a queued record (${JSON.stringify(record.key)}, file ${JSON.stringify(record.file)}) could not be recorded: ${err.message}`, 'append'));
+    });
+  }
 }
 
 /** Compact UTC stamp for evidence file names: 20261121T104500Z. */
@@ -171,8 +194,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
       const afterSnapshot = await snapshot();
       const completedAt = new Date().toISOString();
       const files = [`rollback_${stamp}.txt`, `metrics_before_rollback_${stamp}.txt`, `metrics_after_rollback_${stamp}.txt`];
-      await deps.ledger.appendMany([
-        ...req.flush,
+      await appendAfterRollback(deps.ledger, req, req.flush, [
         evidence(req, `rollback/${stamp}/before`, files[1]!, 'rollback', before),
         evidence(req, `rollback/${stamp}/record`, files[0]!, 'rollback', [
           `release: ${req.release} (run ${req.runId})`,

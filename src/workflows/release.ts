@@ -20,7 +20,7 @@ import { ReleaseRun, type ReleaseInput } from './run';
 import { applyFreeze } from './scm';
 import { sealGoNoGo } from './go-nogo';
 import { awaitGate, registerHumanControl, settlePrompts, startPromptKeeper } from './human-control';
-import { checkCommander, checkGateDecision, commandContextOf, parseControl, parseGateDecision, RefusedError } from './validate';
+import { checkCommander, checkGateDecision, claimedSender, commandContextOf, parseControl, parseGateDecision, quote, RefusedError } from './validate';
 import { keepVisible, timerSummary } from './visibility';
 
 export type { ReleaseInput } from './run';
@@ -97,15 +97,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     let record: DecisionRecord;
     try {
       const c = parseControl(raw);
-      if (!people.has(c.by)) throw new RefusedError(`by: "${c.by}" is not a person of this release's plan`);
+      if (!people.has(c.by)) throw new RefusedError(`by: ${quote(c.by)} is not a person of this release's plan`);
       // Hold and resume are the incident commander's, from the Temporal UI as from the CLI and Slack.
       if (kind !== 'abort') checkCommander(c.by, `${kind} the canary`, commandContextOf(status, plan));
       if (status.verdict !== 'running') throw new RefusedError(`the release has already ended (${status.verdict})`);
       record = { kind, by: c.by, reason: c.reason, at, release: status.release, runId: status.runId, accepted: true };
       apply(c);
     } catch (err) {
-      const by = typeof (raw as { by?: unknown })?.by === 'string' ? String((raw as { by: string }).by).slice(0, 100) : '(unknown)';
-      record = { kind, by, reason: '', at, release: status.release, runId: status.runId, accepted: false, refusal: (err as Error).message };
+      record = { kind, by: claimedSender(raw), reason: '', at, release: status.release, runId: status.runId, accepted: false, refusal: (err as Error).message };
     }
     status.decisions.push(record);
     run.record({
