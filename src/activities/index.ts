@@ -6,6 +6,7 @@ import type { EvidenceInput, EvidenceLedger } from '../adapters/ledger/ledger';
 import { EvidenceConflictError, EvidenceInputError } from '../adapters/ledger/postgres';
 import type { InstantResult, MetricsProvider } from '../adapters/metrics/provider';
 import type { TrafficConfig, TrafficRouter } from '../adapters/traffic/router';
+import type { WorkerAllowances } from '../workflows/allowed';
 import { CHECK_CATALOGUE, checkFiles } from '../plan/catalogue';
 import type { ScmAdapters } from '../adapters/scm';
 import type { PipelineMetrics } from '../metrics/pipeline';
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   notifier?: Notifier;
   /** Pages and escalations; absent means not configured (recorded as such). */
   pager?: Pager;
+  /** What the worker's configuration allows (src/config.ts); without it no release starts. */
+  allowances?: WorkerAllowances;
 }
 
 /**
@@ -116,6 +119,11 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
   return {
     ...createCloseoutActivities(deps),
     ...createRitualActivities(deps),
+    async workerAllowances() {
+      if (!deps.allowances) throw ApplicationFailure.nonRetryable('this worker has no configuration of what may run (src/config.ts, SPARK_WORKER_CONFIG)');
+      return deps.allowances;
+    },
+
     async recordEvidence(records) {
       await deps.ledger.appendMany(records);
       return records.length;

@@ -1,6 +1,6 @@
 // The run-of-show of one release, T-30 to T+24h (spec section 1).
 import {
-  CancellationScope, condition, isCancellation, setHandler,
+  ApplicationFailure, CancellationScope, condition, isCancellation, setHandler,
 } from '@temporalio/workflow';
 import { CHECK_CATALOGUE, type CheckPhase } from '../plan/catalogue';
 import type { Phase, ReleasePlan } from '../plan/schema';
@@ -18,6 +18,7 @@ import { registerRisksUpdate } from './risks';
 import { registerRedTeamGate, runRedTeamGate } from './redteam-gate';
 import { ReleaseRun, type ReleaseInput } from './run';
 import { applyFreeze } from './scm';
+import { planRefusals } from './allowed';
 import { sealGoNoGo } from './go-nogo';
 import { awaitGate, registerHumanControl, settlePrompts, startPromptKeeper } from './human-control';
 import { checkCommander, checkGateDecision, claimedSender, commandContextOf, parseControl, parseGateDecision, quote, RefusedError } from './validate';
@@ -172,6 +173,11 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     ritual: plan.ritual,
     target: targetContext(plan),
   };
+  // Before any other activity: the plan may name only what the worker's configuration allows.
+  const refused = planRefusals(plan, await run.activities.workerAllowances());
+  if (refused.length > 0) {
+    throw ApplicationFailure.nonRetryable(`plan refused by the worker's configuration: ${refused.join('; ')}`, 'PlanRefused');
+  }
   // The plan as this release runs it: `evidence verify` reads from it which files the release owes.
   run.record({ key: 'plan', file: `release_plan_${plan.version}.json`, kind: 'document', body: `${JSON.stringify(plan, null, 2)}\n` });
 
