@@ -59,6 +59,9 @@ export interface WorkerConfig {
   /** Relative to the project root. */
   paths: string[];
   routers: Record<string, Extract<RouterSettings, { router: 'nginx' | 'command' }>>;
+  /** The people registry: who may decide, with which roles and Ed25519 public key; absent, decisions are not signed. */
+  people?: Record<string, { key: string; roles: string[] }>;
+  decisionWindowMs: number;
 }
 
 /** What the workflow checks a plan against (src/workflows/allowed.ts): names only, nothing to run. */
@@ -67,7 +70,36 @@ export function allowancesOf(config: WorkerConfig): WorkerAllowances {
     routers: Object.fromEntries(Object.entries(config.routers).map(([name, r]) => [name, r.router])),
     urlPrefixes: config.urlPrefixes,
     paths: config.paths,
+    ...(config.people ? { people: config.people } : {}),
+    decisionWindowMs: config.decisionWindowMs,
   };
+}
+
+const registrySchema = z.strictObject({
+  people: z.array(z.strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a person id of the plans, e.g. bora'),
+    roles: z.array(z.enum(['approver', 'commander', 'starter', 'service'])).min(1),
+    publicKey: z.string().regex(/^[0-9a-f]{64}$/, 'an Ed25519 public key, 64 lower-case hex digits (spark-release keys public <file>)'),
+    slack: z.string().optional(),
+  })).min(1),
+});
+
+/** The people registry file the deployment owns (never the plan's). */
+export function loadPeopleRegistry(file: string): Record<string, { key: string; roles: string[] }> {
+  const parsed = registrySchema.safeParse(readYaml(file, 'people registry'));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`people registry ${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+  }
+  return Object.fromEntries(parsed.data.people.map((p) => [p.id, { key: p.publicKey, roles: p.roles }]));
+}
+
+function readYaml(file: string, what: string): unknown {
+  try {
+    return parseYaml(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${what} ${file}: ${(err as Error).message}`);
+  }
 }
 
 const workerConfigSchema = z.strictObject({
@@ -80,17 +112,14 @@ const workerConfigSchema = z.strictObject({
     }),
     z.strictObject({ router: z.literal('command'), command: z.string().min(1), timeout: z.string().default('30s') }),
   ])).default({}),
+  /** The people registry file, relative to the project root. */
+  people: z.string().min(1).optional(),
+  decisionWindow: z.string().default('5m'),
 });
 
 /** Reads $SPARK_WORKER_CONFIG (default config/worker.yaml); relative paths are the project root's. */
 export function loadWorkerConfig(file = env('SPARK_WORKER_CONFIG', path.join(projectRoot, 'config', 'worker.yaml'))): WorkerConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`worker configuration ${file}: ${(err as Error).message}`);
-  }
-  const parsed = workerConfigSchema.safeParse(raw);
+  const parsed = workerConfigSchema.safeParse(readYaml(file, 'worker configuration'));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`worker configuration ${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
@@ -99,7 +128,11 @@ export function loadWorkerConfig(file = env('SPARK_WORKER_CONFIG', path.join(pro
   const routers = Object.fromEntries(Object.entries(parsed.data.routers).map(([name, r]) => [name, r.router === 'nginx'
     ? { ...r, nginxBinary: r.nginxBinary.includes('/') ? inRoot(r.nginxBinary) : r.nginxBinary, configFile: inRoot(r.configFile) }
     : { router: 'command' as const, command: r.command, timeoutMs: parseDuration(r.timeout) }]));
-  return { file, urlPrefixes: parsed.data.urlPrefixes, paths: parsed.data.paths, routers };
+  const people = parsed.data.people === undefined ? undefined : loadPeopleRegistry(inRoot(parsed.data.people));
+  return {
+    file, urlPrefixes: parsed.data.urlPrefixes, paths: parsed.data.paths, routers,
+    ...(people ? { people } : {}), decisionWindowMs: parseDuration(parsed.data.decisionWindow),
+  };
 }
 
 /** The settings a plan's `traffic` resolves to on this worker; a name it does not have, or a URL outside it, is refused. */

@@ -9,6 +9,10 @@ export interface WorkerAllowances {
   urlPrefixes: string[];
   /** Files and directories relative to the project root. */
   paths: string[];
+  /** The people registry (id -> Ed25519 public key, 64 hex digits, and roles); absent: decisions are not signed. */
+  people?: Record<string, { key: string; roles: string[] }>;
+  /** How far a signed decision's time may be from the release's clock. */
+  decisionWindowMs: number;
 }
 
 /** Every part of the plan outside the worker's configuration, each naming its field; empty when the plan may run. */

@@ -19,6 +19,7 @@ import { registerRedTeamGate, runRedTeamGate } from './redteam-gate';
 import { ReleaseRun, type ReleaseInput } from './run';
 import { applyFreeze } from './scm';
 import { planRefusals } from './allowed';
+import { adoptRegistry, checkSigned, markUsed } from './identity';
 import { sealGoNoGo } from './go-nogo';
 import { awaitGate, registerHumanControl, settlePrompts, startPromptKeeper } from './human-control';
 import { checkCommander, checkGateDecision, claimedSender, commandContextOf, parseControl, parseGateDecision, quote, RefusedError } from './validate';
@@ -62,7 +63,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
         kind: 'gate', gate: d.gate, decision: d.decision, by: d.approver, reason: d.reason,
         at: new Date().toISOString(), release: d.release, runId: d.runId, accepted: true,
         ...(d.override ? { override: true } : {}),
+        ...(d.signature ? { signature: d.signature } : {}),
       };
+      markUsed(run, d.signature);
       gate.decisions.push(record);
       status.decisions.push(record);
       const approvals = gate.decisions.filter((x) => x.accepted && x.decision === 'go').length;
@@ -71,7 +74,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
       if (gate.state !== 'open') gate.closedAt = record.at;
       run.record({
         key: `gate/${d.gate}/decision/${gate.decisions.length}`, file: `go_nogo_signed_${plan.version}.txt`, kind: 'gate', mode: 'append',
-        body: `${record.at} ${d.decision.toUpperCase()} by ${d.approver}${d.override ? ' (override of an incomplete checklist)' : ''} for ${d.release} run ${d.runId} gate ${d.gate}: ${d.reason}`,
+        body: `${record.at} ${d.decision.toUpperCase()} by ${d.approver}${d.override ? ' (override of an incomplete checklist)' : ''}${d.signature ? ` (signed at ${d.at}: ${d.signature})` : ''} for ${d.release} run ${d.runId} gate ${d.gate}: ${d.reason}`,
       });
       return { gate: d.gate, state: gate.state, recorded: record };
     },
@@ -79,6 +82,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
       validator: (raw) => {
         const d = parseGateDecision(raw);
         const gate = status.gates[d.gate];
+        // Who it is from before what it may do.
+        checkSigned(run, { release: d.release, runId: d.runId, target: d.gate, decision: d.decision, by: d.approver, reason: d.reason, at: d.at ?? '' }, d.signature, 'approver');
         checkGateDecision(d, {
           release: status.release,
           runId: status.runId,
@@ -174,7 +179,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     target: targetContext(plan),
   };
   // Before any other activity: the plan may name only what the worker's configuration allows.
-  const refused = planRefusals(plan, await run.activities.workerAllowances());
+  const allowed = await run.activities.workerAllowances();
+  adoptRegistry(run, allowed);
+  const refused = planRefusals(plan, allowed);
   if (refused.length > 0) {
     throw ApplicationFailure.nonRetryable(`plan refused by the worker's configuration: ${refused.join('; ')}`, 'PlanRefused');
   }

@@ -104,7 +104,7 @@ export function claimedSender(raw: unknown): string {
 
 /** Shape of a gate decision, before it is matched against a release. */
 export function parseGateDecision(input: unknown): GateDecisionInput {
-  const obj = objectOf(input, 'decision', ['release', 'runId', 'gate', 'decision', 'approver', 'reason', 'override']);
+  const obj = objectOf(input, 'decision', ['release', 'runId', 'gate', 'decision', 'approver', 'reason', 'override', 'at', 'signature']);
   const gate = text(obj, 'gate');
   if (!GATES.includes(gate as GateId)) throw new RefusedError(`gate: unknown gate ${quote(gate)} (known: ${GATES.join(', ')})`);
   const decision = text(obj, 'decision');
@@ -117,6 +117,8 @@ export function parseGateDecision(input: unknown): GateDecisionInput {
     approver: person(obj, 'approver'),
     reason: reasonOf(obj),
     override: flag(obj, 'override', true),
+    ...(obj.at !== undefined ? { at: text(obj, 'at', { max: 40 }) } : {}),
+    ...(obj.signature !== undefined ? { signature: text(obj, 'signature', { max: 128 }) } : {}),
   };
 }
 
