@@ -23,6 +23,15 @@ function actor(as: string | undefined): string {
   return as ?? process.env.SPARK_RELEASE_USER ?? os.userInfo().username;
 }
 
+/** A private key file for signing decisions; a clear error when it cannot be read. */
+function readKey(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ReleaseCommandError(`--key: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
 function stageNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a stage number: 1, 2, ...');
@@ -130,12 +139,14 @@ export function buildCli(print: (line: string) => void = console.log, printError
       .option('--gate <gate>', 'the gate', 'go')
       .option('--run <runId>', 'bind the decision to this run (default: the current run)')
       .option('--override', 'GO although the checklist is not 10/10 (the reason must say why)')
-      .action(async (release: string, opts: { reason: string; as?: string; gate: string; run?: string; override?: boolean }) => {
+      .option('--key <file>', 'your Ed25519 private key (PEM) to sign the decision with (default: $SPARK_DECISION_KEY); required when the worker has a people registry')
+      .action(async (release: string, opts: { reason: string; as?: string; gate: string; run?: string; override?: boolean; key?: string }) => {
         const input = { release, gate: opts.gate, decision, approver: actor(opts.as), reason: opts.reason, ...(opts.override ? { override: true } : {}) };
         // Same checks as the workflow's validator, before anything is sent.
         const checked = parseGateDecision({ ...input, runId: opts.run ?? '(current run)' });
         await withClient(async (client) => {
-          const result = await client.decide({ ...checked, runId: opts.run });
+          const keyFile = opts.key ?? process.env.SPARK_DECISION_KEY;
+          const result = await client.decide({ ...checked, runId: opts.run, ...(keyFile ? { key: readKey(keyFile) } : {}) });
           print(`${decision.toUpperCase()} recorded for ${release} gate ${result.gate} by ${result.recorded.by}; gate is now ${result.state}`);
         });
       });

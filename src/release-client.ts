@@ -6,6 +6,8 @@ import {
 } from '@temporalio/client';
 import { status } from '@grpc/grpc-js';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import type { KeyObject } from 'node:crypto';
+import { signDecision } from './identity/sign';
 import { renderPlanOverview } from './plan/card';
 import type { ReleasePlan } from './plan/schema';
 import { temporalSettings } from './temporal';
@@ -160,10 +162,19 @@ export class ReleaseClient {
     }
   }
 
-  /** Sends a gate decision bound to the release's current run (or the given one). */
-  async decide(input: Omit<GateDecisionInput, 'runId'> & { runId?: string }): Promise<GateDecisionResult> {
+  /**
+   * Sends a gate decision bound to the release's current run (or the given one); with `key`
+   * (the approver's Ed25519 private key) it is signed over the release, run, gate, decision, reason and time.
+   */
+  async decide(input: Omit<GateDecisionInput, 'runId' | 'at' | 'signature'> & { runId?: string; key?: string | KeyObject }): Promise<GateDecisionResult> {
+    const { key, ...rest } = input;
     const { handle, runId } = await this.running(input.release, input.runId);
-    const decision = parseGateDecision({ ...input, runId: input.runId ?? runId });
+    let decision = parseGateDecision({ ...rest, runId: input.runId ?? runId });
+    if (key !== undefined) {
+      const at = new Date().toISOString();
+      const signature = signDecision({ release: decision.release, runId: decision.runId, target: decision.gate, decision: decision.decision, by: decision.approver, reason: decision.reason, at }, key);
+      decision = { ...decision, at, signature };
+    }
     return this.refusable(() => handle.executeUpdate(decideGateUpdate, { args: [decision] }));
   }
 

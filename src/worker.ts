@@ -13,7 +13,7 @@ import { notifierFromEnv } from './adapters/chat/slack';
 import { pagerFromEnv } from './adapters/pager';
 import type { TrafficConfig, TrafficRouter } from './adapters/traffic/router';
 import { createTrafficRouter } from './adapters/traffic';
-import { loadConfig, type LocalConfig } from './config';
+import { allowancesOf, loadConfig, loadWorkerConfig, routerSettings, type LocalConfig, type WorkerConfig } from './config';
 import { createPipelineMetrics, releasesByPhaseFrom } from './metrics/pipeline';
 import { bridgeRuntimeMetrics, installWorkerRuntime, type RuntimeMetricsBridge } from './metrics/runtime';
 import { temporalSettings } from './temporal';
@@ -31,10 +31,13 @@ export interface ReleaseWorkerOptions {
   /** A prebuilt workflow bundle (tests build one and share it). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   metricsPort?: number | null;
+  /** What may run and be reached (default: $SPARK_WORKER_CONFIG or config/worker.yaml). */
+  workerConfig?: WorkerConfig;
 }
 
 export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Promise<ReleaseWorker> {
   const config = opts.config ?? loadConfig();
+  const allowed = opts.workerConfig ?? loadWorkerConfig(); // a bad file stops the worker at once
   const settings = temporalSettings();
   const scm = scmFromEnv(); // before anything opens: a bad variable stops the worker at once
   // Slack and the pager from SLACK_BOT_TOKEN / SLACK_API_URL and SPARK_PAGER_WEBHOOK / SPARK_PAGER_COMMAND;
@@ -47,7 +50,8 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
   const router = (traffic: TrafficConfig) => {
     const key = JSON.stringify(traffic);
     let r = routers.get(key);
-    if (!r) routers.set(key, (r = createTrafficRouter(traffic)));
+    // Resolved by name here too: an activity never runs what the worker's configuration does not name.
+    if (!r) routers.set(key, (r = createTrafficRouter(routerSettings(allowed, traffic))));
     return r;
   };
   const connection = await NativeConnection.connect(settings.connectionOptions);
@@ -58,7 +62,7 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
     namespace: settings.namespace,
     taskQueue: opts.taskQueue ?? config.taskQueue,
     // A retry after a worker crash keeps the evidence its first attempt wrote (src/activities/evidence-retry.ts).
-    activities: createActivities({ ledger: firstWriterWinsOnRetry(ledger), metrics, router, scm, pipeline, notifier, pager }),
+    activities: createActivities({ ledger: firstWriterWinsOnRetry(ledger), metrics, router, scm, pipeline, notifier, pager, allowances: allowancesOf(allowed) }),
     sinks: pipeline.sinks,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });

@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { EvidenceInput, EvidenceLedger } from '../adapters/ledger/ledger';
 import type { MetricsProvider } from '../adapters/metrics/provider';
 import type { TrafficConfig, TrafficRouter } from '../adapters/traffic/router';
+import type { WorkerAllowances } from '../workflows/allowed';
 import { CHECK_CATALOGUE, checkFiles } from '../plan/catalogue';
 import type { ScmAdapters } from '../adapters/scm';
 import type { PipelineMetrics } from '../metrics/pipeline';
@@ -33,6 +34,8 @@ export interface ActivityDeps {
   notifier?: Notifier;
   /** Pages and escalations; absent means not configured (recorded as such). */
   pager?: Pager;
+  /** What the worker's configuration allows (src/config.ts); without it no release starts. */
+  allowances?: WorkerAllowances;
 }
 
 function evidence(ref: ReleaseRef, key: string, file: string, kind: EvidenceInput['kind'], body: string, mode: EvidenceInput['mode'] = 'replace'): EvidenceInput {
@@ -86,6 +89,11 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
   return {
     ...createCloseoutActivities(deps),
     ...createRitualActivities(deps),
+    async workerAllowances() {
+      if (!deps.allowances) throw ApplicationFailure.nonRetryable('this worker has no configuration of what may run (src/config.ts, SPARK_WORKER_CONFIG)');
+      return deps.allowances;
+    },
+
     async recordEvidence(records) {
       await deps.ledger.appendMany(records);
       return records.length;

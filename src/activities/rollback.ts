@@ -4,6 +4,7 @@
 // workflow's last evaluation, the metrics after a bounded, best-effort snapshot.
 import { Context, log } from '@temporalio/activity';
 import type { EvidenceInput, EvidenceLedger } from '../adapters/ledger/ledger';
+import { EvidenceConflictError, EvidenceInputError } from '../adapters/ledger/postgres';
 import type { InstantResult, MetricsProvider } from '../adapters/metrics/provider';
 import type { TrafficConfig, TrafficRouter } from '../adapters/traffic/router';
 import type { PipelineMetrics } from '../metrics/pipeline';
@@ -55,6 +56,31 @@ function snapshotBody(title: string, queries: Record<string, string>, results: R
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The rollback's evidence, after the queued records. A queued record the ledger can
+ * never take (a conflicting key, a bad name) must not hold the rollback up: the
+ * rollback's own records go in, then each queued one alone, a refused one replaced
+ * by a note saying why.
+ */
+async function appendAfterRollback(ledger: EvidenceLedger, ref: { release: string; runId: string }, queued: EvidenceInput[], own: EvidenceInput[]): Promise<void> {
+  try {
+    await ledger.appendMany([...queued, ...own]);
+    return;
+  } catch (err) {
+    if (!(err instanceof EvidenceInputError || err instanceof EvidenceConflictError)) throw err;
+  }
+  await ledger.appendMany(own);
+  for (const [i, record] of queued.entries()) {
+    await ledger.append(record).catch((err: Error) => {
+      if (!(err instanceof EvidenceInputError || err instanceof EvidenceConflictError)) throw err;
+      return ledger.append({
+        release: ref.release, runId: ref.runId, key: `refused/${own[0]!.key}/${i}`, file: 'evidence_refused.txt', kind: 'note', mode: 'append',
+        body: `a queued record (${JSON.stringify(record.key)}, file ${JSON.stringify(record.file)}) could not be recorded: ${err.message}`,
+      });
+    });
+  }
+}
+
 export function createRollbackActivities(deps: RollbackDeps, dryRunWeights: Map<string, number>, fence: WeightFence) {
   return {
     async rollbackTraffic(req: RollbackTrafficRequest): Promise<RollbackTrafficResult> {
@@ -96,8 +122,7 @@ export function createRollbackActivities(deps: RollbackDeps, dryRunWeights: Map<
       const evidence = (key: string, file: string, body: string): EvidenceInput => ({
         release: req.release, runId: req.runId, key: `rollback/${fileStamp(req.requestedAt)}/${key}`, file, kind: 'rollback', mode: 'replace', body,
       });
-      await deps.ledger.appendMany([
-        ...req.flush,
+      await appendAfterRollback(deps.ledger, req, req.flush, [
         evidence('before', files.before, snapshotBody(
           `metrics before the rollback of ${req.release} (run ${req.runId})`, req.queries, req.before?.results ?? null,
           req.before ? `from the last evaluation, at ${req.before.at}` : 'no evaluation had run before the rollback',

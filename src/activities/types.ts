@@ -2,6 +2,7 @@
 import type { InstantResult, RangeResult } from '../adapters/metrics/provider';
 import type { EvidenceInput } from '../adapters/ledger/ledger';
 import type { TrafficConfig, WeightChange } from '../adapters/traffic/router';
+import type { WorkerAllowances } from '../workflows/allowed';
 import type { CheckPhase } from '../plan/catalogue';
 import type { CheckResult } from '../workflows/messages';
 import type { RitualPlan } from '../ritual/plan';
@@ -146,6 +147,8 @@ export interface ReleaseActivities {
   runChecks(req: RunChecksRequest): Promise<CheckOutcome[]>;
   setCanaryWeight(req: SetWeightRequest): Promise<WeightChange>;
   readCanaryWeight(req: { traffic: TrafficConfig; dryRun: boolean }): Promise<number | null>;
+  /** The names the worker's configuration allows (routers, URL prefixes, paths); the release's first activity. */
+  workerAllowances(): Promise<WorkerAllowances>;
   evaluate(req: EvaluateRequest): Promise<Record<string, InstantResult>>;
   /** Range queries by key; like `evaluate`, never throws for a query or transport error. */
   queryRanges(req: { ranges: RangeQuery[]; timeoutMs?: number }): Promise<Record<string, RangeResult>>;

@@ -8,8 +8,8 @@ import { checkCanaryControl, commandContextOf } from '../workflows/validate';
 function describeRouter(t: TrafficConfig): string {
   switch (t.router) {
     case 'local': return `local router at ${t.adminUrl}`;
-    case 'nginx': return `nginx upstream ${t.upstream} in ${t.configFile}`;
-    case 'command': return `command ${JSON.stringify(t.command.replaceAll('{weight}', '0'))} with SPARK_CANARY_WEIGHT=0`;
+    case 'nginx': return `worker's nginx router "${t.name}"`;
+    case 'command': return `worker's command router "${t.name}" with SPARK_CANARY_WEIGHT=0`;
     case 'record-only': return 'record-only router (nothing outside the evidence changes)';
   }
 }

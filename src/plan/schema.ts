@@ -165,14 +165,12 @@ function buildSchema(timeScale: number) {
 
   const checkList = z.array(z.string()).default([]);
 
+  const routerName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'the name of one of the worker\'s routers (lower-case letters, digits and -)');
   const traffic = z.discriminatedUnion('router', [
     z.strictObject({ router: z.literal('local'), adminUrl: z.string().url() }),
-    z.strictObject({
-      router: z.literal('nginx'), configFile: z.string().min(1), upstream: z.string().min(1),
-      stableServer: z.string().min(1), canaryServer: z.string().min(1),
-      nginxBinary: z.string().default('nginx'), nginxPrefix: z.string().optional(), nginxConfig: z.string().optional(),
-    }),
-    z.strictObject({ router: z.literal('command'), command: z.string().min(1), timeoutMs: z.number().int().positive().default(30000) }),
+    // Binaries, config paths and commands are the worker's (src/config.ts): the plan names one.
+    z.strictObject({ router: z.literal('nginx'), name: routerName }),
+    z.strictObject({ router: z.literal('command'), name: routerName }),
     z.strictObject({ router: z.literal('record-only') }),
   ]);
 

@@ -20,6 +20,9 @@ export interface GateDecisionInput {
   reason: string;
   /** GO below a full checklist needs this, with the reason saying why. */
   override?: boolean;
+  /** When signed (src/identity/decision.ts): the time of signing and the approver's Ed25519 signature. */
+  at?: string;
+  signature?: string;
 }
 
 export interface GateDecisionResult {
@@ -44,6 +47,8 @@ export interface DecisionRecord {
   decision?: GateDecision;
   /** A GO given with override: true (the checklist was below 10/10). */
   override?: boolean;
+  /** The person's Ed25519 signature, when the worker's people registry requires one. */
+  signature?: string;
   by: string;
   reason: string;
   at: string;

@@ -6,25 +6,14 @@
 import { condition, setHandler } from '@temporalio/workflow';
 import { confirmRedTeamItemUpdate, type RedTeamConfirmInput, type RedTeamItemState } from './messages';
 import type { ReleaseRun } from './run';
-import { MAX_REASON_LENGTH, RefusedError } from './validate';
-
-const FIELDS = ['release', 'runId', 'item', 'by', 'confirmed', 'note'];
+import { objectOf, person, reasonOf, RefusedError, text } from './validate';
 
 /** Shape of a confirmRedTeamItem update; every problem names its field. */
 export function parseRedTeamConfirm(input: unknown): RedTeamConfirmInput {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RefusedError('red-team confirmation: must be an object');
-  const obj = input as Record<string, unknown>;
-  const extra = Object.keys(obj).find((k) => !FIELDS.includes(k));
-  if (extra) throw new RefusedError(`${extra}: unknown field`);
-  for (const name of ['release', 'runId', 'item', 'by', 'note']) {
-    if (typeof obj[name] !== 'string' || (obj[name] as string).trim() === '') throw new RefusedError(`${name}: must be a non-empty string`);
-  }
+  const obj = objectOf(input, 'red-team confirmation', ['release', 'runId', 'item', 'by', 'confirmed', 'note']);
+  const head = { release: text(obj, 'release'), runId: text(obj, 'runId'), item: text(obj, 'item'), by: person(obj, 'by') };
   if (typeof obj.confirmed !== 'boolean') throw new RefusedError('confirmed: must be true or false');
-  if ((obj.note as string).length > MAX_REASON_LENGTH) throw new RefusedError(`note: longer than ${MAX_REASON_LENGTH} characters`);
-  return {
-    release: obj.release as string, runId: obj.runId as string, item: (obj.item as string).trim(),
-    by: (obj.by as string).trim(), confirmed: obj.confirmed, note: (obj.note as string).trim(),
-  };
+  return { ...head, confirmed: obj.confirmed, note: reasonOf(obj, 'note') };
 }
 
 /** Registers the update (at the top of the workflow); it is refused until the red-team phase opens the gate. */

@@ -1,6 +1,6 @@
 // The run-of-show of one release, T-30 to T+24h (spec section 1).
 import {
-  CancellationScope, condition, isCancellation, setHandler,
+  ApplicationFailure, CancellationScope, condition, isCancellation, setHandler,
 } from '@temporalio/workflow';
 import { CHECK_CATALOGUE, type CheckPhase } from '../plan/catalogue';
 import type { Phase, ReleasePlan } from '../plan/schema';
@@ -18,9 +18,11 @@ import { registerRisksUpdate } from './risks';
 import { registerRedTeamGate, runRedTeamGate } from './redteam-gate';
 import { ReleaseRun, type ReleaseInput } from './run';
 import { applyFreeze } from './scm';
+import { planRefusals } from './allowed';
+import { adoptRegistry, checkSigned, markUsed } from './identity';
 import { sealGoNoGo } from './go-nogo';
 import { awaitGate, registerHumanControl, settlePrompts, startPromptKeeper } from './human-control';
-import { checkCommander, checkGateDecision, commandContextOf, parseControl, parseGateDecision, RefusedError } from './validate';
+import { checkCommander, checkGateDecision, claimedSender, commandContextOf, parseControl, parseGateDecision, quote, RefusedError } from './validate';
 import { keepVisible, timerSummary } from './visibility';
 
 export type { ReleaseInput } from './run';
@@ -63,7 +65,9 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
         kind: 'gate', gate: d.gate, decision: d.decision, by: d.approver, reason: d.reason,
         at: new Date().toISOString(), release: d.release, runId: d.runId, accepted: true,
         ...(d.override ? { override: true } : {}),
+        ...(d.signature ? { signature: d.signature } : {}),
       };
+      markUsed(run, d.signature);
       gate.decisions.push(record);
       status.decisions.push(record);
       const approvals = gate.decisions.filter((x) => x.accepted && x.decision === 'go').length;
@@ -72,7 +76,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
       if (gate.state !== 'open') gate.closedAt = record.at;
       run.record({
         key: `gate/${d.gate}/decision/${gate.decisions.length}`, file: `go_nogo_signed_${plan.version}.txt`, kind: 'gate', mode: 'append',
-        body: `${record.at} ${d.decision.toUpperCase()} by ${d.approver}${d.override ? ' (override of an incomplete checklist)' : ''} for ${d.release} run ${d.runId} gate ${d.gate}: ${d.reason}`,
+        body: `${record.at} ${d.decision.toUpperCase()} by ${d.approver}${d.override ? ' (override of an incomplete checklist)' : ''}${d.signature ? ` (signed at ${d.at}: ${d.signature})` : ''} for ${d.release} run ${d.runId} gate ${d.gate}: ${d.reason}`,
       });
       return { gate: d.gate, state: gate.state, recorded: record };
     },
@@ -80,6 +84,8 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
       validator: (raw) => {
         const d = parseGateDecision(raw);
         const gate = status.gates[d.gate];
+        // Who it is from before what it may do.
+        checkSigned(run, { release: d.release, runId: d.runId, target: d.gate, decision: d.decision, by: d.approver, reason: d.reason, at: d.at ?? '' }, d.signature, 'approver');
         checkGateDecision(d, {
           release: status.release,
           runId: status.runId,
@@ -99,15 +105,14 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     let record: DecisionRecord;
     try {
       const c = parseControl(raw);
-      if (!people.has(c.by)) throw new RefusedError(`by: "${c.by}" is not a person of this release's plan`);
+      if (!people.has(c.by)) throw new RefusedError(`by: ${quote(c.by)} is not a person of this release's plan`);
       // Hold and resume are the incident commander's, from the Temporal UI as from the CLI and Slack.
       if (kind !== 'abort') checkCommander(c.by, `${kind} the canary`, commandContextOf(status, plan));
       if (status.verdict !== 'running') throw new RefusedError(`the release has already ended (${status.verdict})`);
       record = { kind, by: c.by, reason: c.reason, at, release: status.release, runId: status.runId, accepted: true };
       apply(c);
     } catch (err) {
-      const by = typeof (raw as { by?: unknown })?.by === 'string' ? String((raw as { by: string }).by).slice(0, 100) : '(unknown)';
-      record = { kind, by, reason: '', at, release: status.release, runId: status.runId, accepted: false, refusal: (err as Error).message };
+      record = { kind, by: claimedSender(raw), reason: '', at, release: status.release, runId: status.runId, accepted: false, refusal: (err as Error).message };
     }
     status.decisions.push(record);
     run.record({
@@ -175,6 +180,13 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     ritual: plan.ritual,
     target: targetContext(plan),
   };
+  // Before any other activity: the plan may name only what the worker's configuration allows.
+  const allowed = await run.activities.workerAllowances();
+  adoptRegistry(run, allowed);
+  const refused = planRefusals(plan, allowed);
+  if (refused.length > 0) {
+    throw ApplicationFailure.nonRetryable(`plan refused by the worker's configuration: ${refused.join('; ')}`, 'PlanRefused');
+  }
   // The plan as this release runs it: `evidence verify` reads from it which files the release owes.
   run.record({ key: 'plan', file: `release_plan_${plan.version}.json`, kind: 'document', body: `${JSON.stringify(plan, null, 2)}\n` });
 

@@ -3,33 +3,33 @@
 // final once the close-out has written the release notes.
 import { setHandler } from '@temporalio/workflow';
 import { REMAINING_RISKS } from '../plan/vocabulary';
-import { remainingRiskSchema, type RemainingRisk } from '../plan/risks';
+import type { RemainingRisk } from '../plan/risks';
 import { setRisksUpdate, type RisksInput } from './messages';
 import type { ReleaseRun } from './run';
-import { MAX_REASON_LENGTH, RefusedError } from './validate';
+import { objectOf, person, quote, reasonOf, RefusedError, text } from './validate';
 
-const FIELDS = ['release', 'runId', 'by', 'reason', 'risks'];
+const RISK_STATUSES: RemainingRisk['status'][] = ['open', 'mitigating', 'accepted', 'closed'];
+const MAX_RISK_TEXT = 500;
+
+function riskOf(raw: unknown, i: number): RemainingRisk {
+  const where = `risks[${i}]`;
+  const obj = objectOf(raw, where, ['description', 'owner', 'due', 'mitigation', 'status'], `${where}: `);
+  const field = (name: string) => text(obj, name, { max: MAX_RISK_TEXT, label: `${where}.${name}` });
+  const due = field('due');
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(due) || Number.isNaN(Date.parse(`${due}T00:00:00Z`))) throw new RefusedError(`${where}.due: a date such as 2026-12-01, not ${quote(due)}`);
+  const status = obj.status === undefined ? 'open' : obj.status;
+  if (!RISK_STATUSES.includes(status as RemainingRisk['status'])) throw new RefusedError(`${where}.status: one of ${RISK_STATUSES.join(', ')}, not ${quote(status)}`);
+  return { description: field('description'), owner: field('owner'), due, mitigation: field('mitigation'), status: status as RemainingRisk['status'] };
+}
 
 /** Shape of a setRisks update; every problem names its field. */
 export function parseRisksInput(input: unknown): RisksInput {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RefusedError('risks update: must be an object');
-  const obj = input as Record<string, unknown>;
-  const extra = Object.keys(obj).find((k) => !FIELDS.includes(k));
-  if (extra) throw new RefusedError(`${extra}: unknown field`);
-  for (const name of ['release', 'runId', 'by', 'reason']) {
-    if (typeof obj[name] !== 'string' || (obj[name] as string).trim() === '') throw new RefusedError(`${name}: must be a non-empty string`);
-  }
-  if ((obj.reason as string).length > MAX_REASON_LENGTH) throw new RefusedError(`reason: longer than ${MAX_REASON_LENGTH} characters`);
+  const obj = objectOf(input, 'risks update', ['release', 'runId', 'by', 'reason', 'risks']);
+  const head = { release: text(obj, 'release'), runId: text(obj, 'runId'), by: person(obj, 'by'), reason: reasonOf(obj) };
   if (!Array.isArray(obj.risks) || obj.risks.length === 0 || obj.risks.length > REMAINING_RISKS) {
     throw new RefusedError(`risks: must list 1 to ${REMAINING_RISKS} risks`);
   }
-  const risks = obj.risks.map((raw, i): RemainingRisk => {
-    const parsed = remainingRiskSchema.safeParse(raw);
-    if (parsed.success) return parsed.data;
-    const issue = parsed.error.issues[0]!;
-    throw new RefusedError(`risks[${i}]${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}`);
-  });
-  return { release: obj.release as string, runId: obj.runId as string, by: (obj.by as string).trim(), reason: (obj.reason as string).trim(), risks };
+  return { ...head, risks: obj.risks.map(riskOf) };
 }
 
 const closed = new WeakSet<ReleaseRun>();
@@ -62,7 +62,7 @@ export function registerRisksUpdate(run: ReleaseRun): void {
       validator: (raw) => {
         const d = parseRisksInput(raw);
         if (d.release !== status.release || d.runId !== status.runId) throw new RefusedError(`release/runId: this is ${status.release} run ${status.runId}`);
-        if (!people.has(d.by)) throw new RefusedError(`by: "${d.by}" is not a person of this release's plan`);
+        if (!people.has(d.by)) throw new RefusedError(`by: ${quote(d.by)} is not a person of this release's plan`);
         if (closed.has(run) || status.verdict !== 'running') throw new RefusedError('risks: the release notes are already written');
       },
     },

@@ -5,6 +5,8 @@ import type { ReleasePlan } from '../plan/schema';
 import type { CanaryControlAction, CanaryControlInput, ControlInput, GateDecisionInput, GateId, HandOverInput, ReleaseStatus } from './messages';
 
 export const MAX_REASON_LENGTH = 2000;
+/** Names: releases, runs, people, gates, items. */
+export const MAX_NAME_LENGTH = 200;
 const GATES: GateId[] = ['go'];
 
 export class RefusedError extends Error {
@@ -14,53 +16,115 @@ export class RefusedError extends Error {
   }
 }
 
-function field(obj: Record<string, unknown>, name: string, kind: 'string' | 'boolean', optional = false): unknown {
+// One way to read what a person sends, for every signal and update: these small
+// parsers (no schema library in the workflow bundle). A string is refused when it
+// holds what PostgreSQL cannot store (NUL, lone surrogates) or what hides or
+// rewrites text on a terminal (control and bidirectional-override characters).
+const NOT_IN_A_LINE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const NOT_IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const LONE_SURROGATE = /\p{Cs}/u;
+const ESCAPED = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\p{Cs}/gu;
+
+function hex(ch: string): string {
+  return `U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** A value quoted for a refusal message: short, with anything unprintable spelled out. */
+export function quote(value: unknown, max = 60): string {
+  const s = String(value);
+  const cut = s.length > max ? `${s.slice(0, max)}...` : s;
+  return `"${cut.replace(ESCAPED, (ch) => `<${hex(ch)}>`)}"`;
+}
+
+/** The problem with a string a person sent, or null. Multiline text may hold tabs and line breaks. */
+export function textProblem(value: string, max: number, multiline: boolean): string | null {
+  if (value.length > max) return `longer than ${max} characters`;
+  const lone = LONE_SURROGATE.exec(value);
+  if (lone) return `holds a lone UTF-16 surrogate (${hex(lone[0])} at ${lone.index}); send well-formed Unicode`;
+  const bad = (multiline ? NOT_IN_TEXT : NOT_IN_A_LINE).exec(value);
+  if (bad) return `holds ${bad[0] === '\u0000' ? 'a NUL character' : 'a control character'} (${hex(bad[0])} at ${bad.index})`;
+  return null;
+}
+
+/** Refuses anything but a plain object whose fields are all `known`. */
+export function objectOf(input: unknown, what: string, known?: readonly string[], prefix = ''): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RefusedError(`${what}: must be an object`);
+  const obj = input as Record<string, unknown>;
+  if (known) {
+    const extra = Object.keys(obj).find((k) => !known.includes(k));
+    if (extra !== undefined) throw new RefusedError(`${prefix}${quote(extra).slice(1, -1)}: unknown field`);
+  }
+  return obj;
+}
+
+interface TextRule {
+  max?: number;
+  multiline?: boolean;
+  /** The refusal for an empty (or blank) value. */
+  empty?: string;
+  /** The field's name in refusals, when it is not `name` (e.g. risks[1].due). */
+  label?: string;
+}
+
+/** A required string field, trimmed and checked. */
+export function text(obj: Record<string, unknown>, name: string, rule: TextRule = {}): string {
+  const value = obj[name];
+  const label = rule.label ?? name;
+  if (typeof value !== 'string') throw new RefusedError(`${label}: must be a string${value === undefined ? ' (missing)' : ''}`);
+  const trimmed = value.trim();
+  if (trimmed === '') throw new RefusedError(`${label}: ${rule.empty ?? 'must not be empty'}`);
+  const problem = textProblem(trimmed, rule.max ?? MAX_NAME_LENGTH, rule.multiline ?? false);
+  if (problem) throw new RefusedError(`${label}: ${problem}`);
+  return trimmed;
+}
+
+function flag(obj: Record<string, unknown>, name: string, optional: boolean): boolean | undefined {
   const value = obj[name];
   if (value === undefined && optional) return undefined;
-  if (typeof value !== kind) throw new RefusedError(`${name}: must be a ${kind}${value === undefined ? ' (missing)' : ''}`);
+  if (typeof value !== 'boolean') throw new RefusedError(`${name}: must be a boolean${value === undefined ? ' (missing)' : ''}`);
   return value;
 }
 
-function reasonOf(obj: Record<string, unknown>): string {
-  const reason = (field(obj, 'reason', 'string') as string).trim();
-  if (reason === '') throw new RefusedError('reason: must say why');
-  if (reason.length > MAX_REASON_LENGTH) throw new RefusedError(`reason: longer than ${MAX_REASON_LENGTH} characters`);
-  return reason;
+/** A reason (or note): why a person did it. */
+export function reasonOf(obj: Record<string, unknown>, name = 'reason'): string {
+  return text(obj, name, { max: MAX_REASON_LENGTH, multiline: true, empty: 'must say why' });
 }
 
-function asObject(input: unknown, what: string): Record<string, unknown> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new RefusedError(`${what}: must be an object`);
-  return input as Record<string, unknown>;
+/** A person's name (an id of the plan's people). */
+export function person(obj: Record<string, unknown>, name: string): string {
+  return text(obj, name, { empty: 'must name a person' });
+}
+
+/** Who a refused signal says sent it, safe to record whatever it holds. */
+export function claimedSender(raw: unknown): string {
+  const by = typeof raw === 'object' && raw !== null ? (raw as { by?: unknown }).by : undefined;
+  if (typeof by !== 'string') return '(unknown)';
+  return textProblem(by, MAX_NAME_LENGTH, false) === null ? by : quote(by, 40);
 }
 
 /** Shape of a gate decision, before it is matched against a release. */
 export function parseGateDecision(input: unknown): GateDecisionInput {
-  const obj = asObject(input, 'decision');
-  noUnknownFields(obj, ['release', 'runId', 'gate', 'decision', 'approver', 'reason', 'override']);
-  const gate = field(obj, 'gate', 'string') as string;
-  if (!GATES.includes(gate as GateId)) throw new RefusedError(`gate: unknown gate "${gate}" (known: ${GATES.join(', ')})`);
-  const decision = field(obj, 'decision', 'string') as string;
-  if (decision !== 'go' && decision !== 'no-go') throw new RefusedError(`decision: must be "go" or "no-go", not "${decision}"`);
-  const release = field(obj, 'release', 'string') as string;
-  const runId = field(obj, 'runId', 'string') as string;
-  const approver = (field(obj, 'approver', 'string') as string).trim();
-  if (approver === '') throw new RefusedError('approver: must name a person');
+  const obj = objectOf(input, 'decision', ['release', 'runId', 'gate', 'decision', 'approver', 'reason', 'override', 'at', 'signature']);
+  const gate = text(obj, 'gate');
+  if (!GATES.includes(gate as GateId)) throw new RefusedError(`gate: unknown gate ${quote(gate)} (known: ${GATES.join(', ')})`);
+  const decision = text(obj, 'decision');
+  if (decision !== 'go' && decision !== 'no-go') throw new RefusedError(`decision: must be "go" or "no-go", not ${quote(decision)}`);
   return {
-    release,
-    runId,
+    release: text(obj, 'release'),
+    runId: text(obj, 'runId'),
     gate: gate as GateId,
     decision,
-    approver,
+    approver: person(obj, 'approver'),
     reason: reasonOf(obj),
-    override: field(obj, 'override', 'boolean', true) as boolean | undefined,
+    override: flag(obj, 'override', true),
+    ...(obj.at !== undefined ? { at: text(obj, 'at', { max: 40 }) } : {}),
+    ...(obj.signature !== undefined ? { signature: text(obj, 'signature', { max: 128 }) } : {}),
   };
 }
 
 export function parseControl(input: unknown): ControlInput {
-  const obj = asObject(input, 'control');
-  const by = (field(obj, 'by', 'string') as string).trim();
-  if (by === '') throw new RefusedError('by: must name a person');
-  return { by, reason: reasonOf(obj) };
+  const obj = objectOf(input, 'control', ['by', 'reason']);
+  return { by: person(obj, 'by'), reason: reasonOf(obj) };
 }
 
 export interface GateContext {
@@ -93,27 +157,15 @@ export function checkGateDecision(d: GateDecisionInput, ctx: GateContext): void 
   }
 }
 
-function noUnknownFields(obj: Record<string, unknown>, known: string[]): void {
-  const extra = Object.keys(obj).find((k) => !known.includes(k));
-  if (extra) throw new RefusedError(`${extra}: unknown field`);
-}
-
-function person(obj: Record<string, unknown>, name: string): string {
-  const value = (field(obj, name, 'string') as string).trim();
-  if (value === '') throw new RefusedError(`${name}: must name a person`);
-  return value;
-}
-
 export function parseCanaryControl(input: unknown): CanaryControlInput {
-  const obj = asObject(input, 'control');
-  noUnknownFields(obj, ['release', 'runId', 'by', 'reason', 'stage']);
+  const obj = objectOf(input, 'control', ['release', 'runId', 'by', 'reason', 'stage']);
   const stage = obj.stage;
   if (stage !== undefined && !(typeof stage === 'number' && Number.isInteger(stage) && stage >= 1)) {
     throw new RefusedError('stage: must be a stage number (1, 2, ...)');
   }
   return {
-    release: field(obj, 'release', 'string') as string,
-    runId: field(obj, 'runId', 'string') as string,
+    release: text(obj, 'release'),
+    runId: text(obj, 'runId'),
     by: person(obj, 'by'),
     reason: reasonOf(obj),
     ...(stage !== undefined ? { stage: stage as number } : {}),
@@ -121,11 +173,10 @@ export function parseCanaryControl(input: unknown): CanaryControlInput {
 }
 
 export function parseHandOver(input: unknown): HandOverInput {
-  const obj = asObject(input, 'hand-over');
-  noUnknownFields(obj, ['release', 'runId', 'by', 'to', 'reason']);
+  const obj = objectOf(input, 'hand-over', ['release', 'runId', 'by', 'to', 'reason']);
   return {
-    release: field(obj, 'release', 'string') as string,
-    runId: field(obj, 'runId', 'string') as string,
+    release: text(obj, 'release'),
+    runId: text(obj, 'runId'),
     by: person(obj, 'by'),
     to: person(obj, 'to'),
     reason: reasonOf(obj),

@@ -7,6 +7,9 @@
 // reaches the evidence.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { temporal } from '@temporalio/proto';
+import fc from 'fast-check';
+import { completenessOf } from '../../src/evidence/completeness';
+import type { ReleaseStatus } from '../../src/workflows/messages';
 import { waitForStatus } from '../support/harness';
 import { startChaosEnv, type ChaosEnv } from './support/chaos-env';
 import { CRASH_PLAN_OVERRIDES } from './support/crash-driver';
@@ -113,3 +116,110 @@ test('oversized and unauthorised updates and signals are refused with a clear me
   expect((await env.client.status(release)).rollback?.completedAt).toBeDefined();
   console.log(`hostile input: signals ${signalOutcomes.join('; ')}`);
 });
+
+// Characters no field may hold: NUL, lone surrogates, C0 and C1 controls, DEL, bidirectional overrides.
+const FORBIDDEN = ['\u0000', '\ud800', '\udfff', '\u001b', '\u0007', '\u007f', '\u0085', '\u202e', '\u2066'];
+/** A string that holds at least one forbidden character, anywhere in it. */
+const hostileString = fc
+  .tuple(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(...FORBIDDEN), fc.string({ unit: 'binary', maxLength: 40 }))
+  .map(([a, bad, b]) => `${a}${bad}${b}`);
+
+/** Every signal and update a person can send, with the fields a valid one carries. */
+function messages(ref: { release: string; runId: string }) {
+  const control = { ...ref, by: 'bora', reason: 'checked' };
+  const risk = { description: 'd', owner: 'bora', due: '2026-12-01', mitigation: 'm' };
+  return {
+    updates: {
+      decideGate: { ...ref, gate: 'go', decision: 'go', approver: 'bora', reason: 'checked', override: true },
+      holdCanary: { ...control, stage: 1 },
+      resumeCanary: control,
+      promoteNow: control,
+      rollbackNow: control,
+      handOver: { ...control, to: 'elif' },
+      setRisks: { ...control, risks: [risk] },
+      confirmRedTeamItem: { ...ref, item: 'pitr-cold-start', by: 'elif', confirmed: true, note: 'restored' },
+    } as Record<string, Record<string, unknown>>,
+    signals: { abort: { by: 'bora', reason: 'checked' }, hold: { by: 'bora', reason: 'checked' }, resume: { by: 'bora', reason: 'checked' } } as Record<string, Record<string, unknown>>,
+  };
+}
+
+/** A valid message with one string field (or a risk's) made hostile, or with a hostile extra field. */
+function hostileMessage(base: Record<string, unknown>) {
+  const fields = Object.keys(base).filter((k) => typeof base[k] === 'string');
+  return fc.oneof(
+    fc.tuple(fc.constantFrom(...fields), hostileString).map(([k, v]) => ({ ...base, [k]: v })),
+    fc.tuple(hostileString, fc.jsonValue({ maxDepth: 2 })).map(([k, v]) => ({ ...base, [k]: v })),
+    ...(Array.isArray(base.risks)
+      ? [fc.tuple(fc.constantFrom('description', 'owner', 'mitigation', 'due'), hostileString).map(([k, v]) => ({ ...base, risks: [{ ...(base.risks as object[])[0], [k]: v }] }))]
+      : []),
+  );
+}
+
+function unchanged(before: ReleaseStatus, after: ReleaseStatus): void {
+  expect(after.verdict).toBe('running');
+  expect(after.held).toBe(before.held);
+  expect(after.incidentCommander).toBe(before.incidentCommander);
+  expect(after.risks).toEqual(before.risks);
+  expect(after.gates.go.decisions).toEqual(before.gates.go.decisions);
+  expect(after.decisions.filter((d) => d.accepted)).toEqual(before.decisions.filter((d) => d.accepted));
+}
+
+test('generated hostile strings in every signal and update change nothing; the release still rolls back and its evidence verifies (fixed seed)', async () => {
+  await env.target.setWeight(0);
+  const { release, runId } = await env.client.start(env.plan({ ...CRASH_PLAN_OVERRIDES, canary: { humanWaitLimit: '4h' } }), 'deniz');
+  const { handle } = await env.client.handle(release);
+  const { updates, signals } = messages({ release, runId });
+  let signalsSent = 0;
+
+  const barrage = async (seed: number) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          ...Object.entries(updates).map(([name, base]) => hostileMessage(base).map((arg) => ({ kind: 'update' as const, name, arg }))),
+          ...Object.entries(signals).map(([name, base]) => hostileMessage(base).map((arg) => ({ kind: 'signal' as const, name, arg }))),
+        ),
+        async (m) => {
+          if (m.kind === 'signal') {
+            await handle.signal(m.name, m.arg);
+            signalsSent += 1;
+            return;
+          }
+          // Refused synchronously, naming a field; an unknown field is named by (part of) its escaped key.
+          expect(await refusal(handle.executeUpdate(m.name, { args: [m.arg] }))).toMatch(/: (holds (a NUL|a control character|a lone UTF-16 surrogate)|unknown field)/);
+        },
+      ),
+      { seed, numRuns: 60 },
+    );
+    // Every signal is on record as refused before the release goes on.
+    return waitForStatus(env.client, release, (s) => s.decisions.filter((d) => !d.accepted).length === signalsSent, 60_000);
+  };
+
+  // While the GO gate is open, then while canary stage 1 runs.
+  const gateOpen = await waitForStatus(env.client, release, (s) => s.gates.go.state === 'open', 120_000);
+  unchanged(gateOpen, await barrage(1301));
+  await env.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'checked', override: true });
+  const stage1 = await waitForStatus(env.client, release, (s) => s.phase === 'canary' && s.stage?.index === 0 && s.stage.state === 'running', 120_000);
+  const afterStage = await barrage(1302);
+  unchanged(stage1, afterStage);
+  expect(afterStage.stage?.index).toBe(0);
+  for (const d of afterStage.decisions.filter((x) => !x.accepted)) expect(d.refusal).toMatch(/: (holds (a NUL|a control character|a lone UTF-16 surrogate)|unknown field)/);
+
+  // The commander still rolls back, and the rollback completes.
+  await env.client.canaryControl('rollback', { release, by: 'bora', reason: 'hostile-input property test over' });
+  const result = await env.client.result(release);
+  expect(result.verdict).toBe('rolled-back');
+  expect((await env.client.status(release)).rollback?.completedAt).toBeDefined();
+  expect(result.canaryWeight).toBe(0);
+
+  // `evidence verify`: the chain verifies, the evidence is complete, and the refused signals are in it.
+  const verification = await env.ledger.verify(release);
+  expect(verification.ok).toBe(true);
+  const records = await env.ledger.list(release);
+  const completeness = completenessOf(records);
+  // The chaos env has no target database or signing key, so some checks' files are missing; none of what a person's input could block.
+  expect(completeness.lines.filter((l) => l.includes('MISSING') && /rollback|metrics_(before|after)|decisions|go_nogo|verdict|release_plan|timeline/.test(l))).toEqual([]);
+  expect(records.filter((r) => r.file === 'decisions.txt' && r.body.includes('REFUSED'))).toHaveLength(signalsSent);
+  const { events } = await handle.fetchHistory();
+  expect(events!.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)).toEqual([]);
+  console.log(`hostile property: ${signalsSent} signals recorded as refused; ${verification.records} evidence records verify; ${completeness.lines[0]}`);
+}, 600_000);

@@ -164,11 +164,21 @@ describe('append', () => {
       new EvidenceInputError('evidence input: field "file": must be a single file name (no "/" or "\\")'),
     );
     await expect(ledger.append(evidence(release, 'x', { file: 'SHA256SUMS' }))).rejects.toThrow(/field "file"/);
-    await expect(ledger.append(evidence(release, 'x', { body: 'nul\u0000byte' }))).rejects.toThrow(/field "body"/);
     await expect(ledger.append(evidence(release, '', { kind: 'guess' as never }))).rejects.toThrow(
       /field "key": must not be empty; field "kind": /,
     );
     expect(await storedRows(release)).toBe(0);
+  });
+
+  it('stores a body PostgreSQL cannot hold (NUL, lone surrogate) with those characters replaced and a note, in its batch', async () => {
+    const release = newRelease('unstorable');
+    const [first, second] = await ledger.appendMany([
+      evidence(release, 'nul', { body: 'nul\u0000byte' }),
+      evidence(release, 'surrogate', { body: 'lone \ud800 half' }),
+    ]);
+    expect(first!.body).toBe('nul\ufffdbyte\n[ledger: 1 character(s) PostgreSQL cannot store (NUL or lone surrogates) replaced with U+FFFD]');
+    expect(second!.body).toMatch(/^lone \ufffd half\n\[ledger: 1 character/);
+    expect((await ledger.verify(release)).ok).toBe(true);
   });
 
   it('records a batch in input order, all or nothing', async () => {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createTrafficRouter } from '../../src/adapters/traffic';
-import type { TrafficConfig } from '../../src/adapters/traffic/router';
+import type { RouterSettings } from '../../src/adapters/traffic/router';
 
 jest.setTimeout(30_000);
 
@@ -94,10 +94,11 @@ describe('createTrafficRouter', () => {
     ['a local router without an http URL', { router: 'local', adminUrl: 'localhost:18089' }, 'traffic.adminUrl must be an http(s) URL, got "localhost:18089"'],
     ['an empty command', { router: 'command', command: ' ', timeoutMs: 1000 }, 'traffic.command must be a non-empty string, got " "'],
     ['a fractional timeout', { router: 'command', command: 'true', timeoutMs: 1.5 }, 'traffic.timeoutMs must be a positive whole number of milliseconds, got 1.5'],
+    ['a plan\'s router name that the worker has not resolved', { router: 'command', name: 'mesh' }, 'traffic.name: the command router "mesh" is the worker\'s to resolve'],
     ['a missing nginx field', { ...nginx, configFile: undefined }, 'traffic.configFile must be a non-empty string, got undefined'],
     ['an address that would inject nginx config', { ...nginx, canaryServer: '127.0.0.1:18082; server evil' }, 'traffic.canaryServer must be one nginx word'],
   ])('refuses %s, naming the field', (_case, config, message) => {
-    expect(() => createTrafficRouter(config as TrafficConfig)).toThrow(message);
+    expect(() => createTrafficRouter(config as RouterSettings)).toThrow(message);
   });
 
   it.each([-1, 100.5, 0.125, Number.NaN])('refuses canary percent %p before touching the backend', async (percent) => {

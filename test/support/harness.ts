@@ -4,7 +4,7 @@
 // real PostgreSQL. `bash scripts/services.sh up` must have started them.
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
-import { loadConfig } from '../../src/config';
+import { loadConfig, type WorkerConfig } from '../../src/config';
 import { loadPlanFileWith } from '../../src/plan/loader';
 import type { ReleasePlan } from '../../src/plan/schema';
 import { ReleaseClient } from '../../src/release-client';
@@ -41,7 +41,7 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
-export async function startHarness(name: string, opts: { workerMetricsPort?: number } = {}): Promise<Harness> {
+export async function startHarness(name: string, opts: { workerMetricsPort?: number; workerConfig?: WorkerConfig } = {}): Promise<Harness> {
   const config = loadConfig();
   if (!(await reachable(`${config.prometheusUrl}/-/ready`))) {
     throw new Error(`Prometheus not reachable at ${config.prometheusUrl}: run \`bash scripts/services.sh up\``);
@@ -59,7 +59,7 @@ export async function startHarness(name: string, opts: { workerMetricsPort?: num
   let client: ReleaseClient | undefined;
   try {
     client = await ReleaseClient.connect(taskQueue);
-    worker = await createReleaseWorker({ taskQueue, workflowBundle: await workflowBundle(), metricsPort: opts.workerMetricsPort ?? null });
+    worker = await createReleaseWorker({ taskQueue, workflowBundle: await workflowBundle(), metricsPort: opts.workerMetricsPort ?? null, workerConfig: opts.workerConfig });
   } catch (err) {
     await target.stop();
     await client?.close();

@@ -13,8 +13,8 @@ describe('parseRisksInput', () => {
   it.each([
     ['not an object', 'risks', /^risks update: must be an object/],
     ['an unknown field', input({ force: true }), /^force: unknown field/],
-    ['no reason', input({ reason: '  ' }), /^reason: must be a non-empty string/],
-    ['no person', input({ by: undefined }), /^by: must be a non-empty string/],
+    ['no reason', input({ reason: '  ' }), /^reason: must say why/],
+    ['no person', input({ by: undefined }), /^by: must be a string \(missing\)/],
     ['no risks', input({}, []), /^risks: must list 1 to 3 risks/],
     ['four risks', input({}, [risk, risk, risk, risk]), /^risks: must list 1 to 3 risks/],
     ['a due date that is not a date', input({}, [risk, { ...risk, due: 'next week' }]), /^risks\[1\]\.due: a date such as 2026-12-01/],

@@ -60,7 +60,7 @@ describe('confirmRedTeamItem input', () => {
   });
 
   test.each([
-    [{ ...good, note: ' ' }, 'note: must be a non-empty string'],
+    [{ ...good, note: ' ' }, 'note: must say why'],
     [{ ...good, confirmed: 'yes' }, 'confirmed: must be true or false'],
     [{ ...good, approver: 'elif' }, 'approver: unknown field'],
     ['confirm', 'red-team confirmation: must be an object'],

@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import type { GateDecisionInput } from '../../src/workflows/messages';
 import {
   checkGateDecision,
+  claimedSender,
+  textProblem,
   MAX_REASON_LENGTH,
   parseControl,
   parseGateDecision,
@@ -116,5 +119,55 @@ describe('checkGateDecision', () => {
     const incomplete = { ...CONTEXT, checklistComplete: false };
     expect(() => checkGateDecision({ ...DECISION, override: true, reason: 'item 4 is a known flaky probe; IC accepts' }, incomplete)).not.toThrow();
     expect(() => checkGateDecision({ ...DECISION, decision: 'no-go' }, incomplete)).not.toThrow();
+  });
+});
+
+describe('hostile strings', () => {
+  it.each([
+    ['a NUL in the approver', { ...DECISION, approver: 'bo\u0000ra' }, /^approver: holds a NUL character \(U\+0000 at 2\)/],
+    ['a lone surrogate in the reason', { ...DECISION, reason: 'fine \ud800' }, /^reason: holds a lone UTF-16 surrogate \(U\+D800 at 5\)/],
+    ['an escape sequence in the approver', { ...DECISION, approver: 'bora\u001b[2K' }, /^approver: holds a control character \(U\+001B at 4\)/],
+    ['a bidirectional override in the reason', { ...DECISION, reason: 'ok \u202e og' }, /^reason: holds a control character \(U\+202E at 3\)/],
+    ['a C1 control in the release', { ...DECISION, release: 'release-\u0085x' }, /^release: holds a control character \(U\+0085/],
+    ['a line break in a name', { ...DECISION, runId: 'run\n7f3a' }, /^runId: holds a control character \(U\+000A/],
+    ['a name too long', { ...DECISION, approver: 'b'.repeat(201) }, /^approver: longer than 200 characters/],
+  ])('refuses %s, naming the field', (_name, input, expected) => {
+    expect(refusal(() => parseGateDecision(input))).toMatch(expected);
+  });
+
+  it('keeps tabs and line breaks in a reason', () => {
+    expect(parseGateDecision({ ...DECISION, reason: 'line one\n\tline two' }).reason).toBe('line one\n\tline two');
+  });
+
+  it('quotes an unknown field name or value without its unprintable characters', () => {
+    expect(refusal(() => parseGateDecision({ ...DECISION, ['x\u0000y']: 1 }))).toBe('x<U+0000>y: unknown field');
+    expect(refusal(() => parseGateDecision({ ...DECISION, gate: 'g\u001bo' }))).toMatch(/^gate: holds a control character/);
+    expect(refusal(() => parseGateDecision({ ...DECISION, ['k'.repeat(5000)]: 1 }))).toMatch(/^k{60}\.\.\.: unknown field$/);
+  });
+
+  it('records who a refused signal claims to be without what cannot be stored', () => {
+    expect(claimedSender({ by: 'bora' })).toBe('bora');
+    expect(claimedSender({ by: 'bo\u0000ra\ud800' })).toBe('"bo<U+0000>ra<U+D800>"');
+    expect(claimedSender({ by: 7 })).toBe('(unknown)');
+    expect(claimedSender(null)).toBe('(unknown)');
+  });
+
+  it('whatever a string holds, a parsed decision is storable and printable, or the refusal names a field (fixed seed)', () => {
+    const fields = ['release', 'runId', 'approver', 'reason'] as const;
+    fc.assert(
+      fc.property(fc.constantFrom(...fields), fc.string({ unit: 'binary', maxLength: 300 }), (name, value) => {
+        let parsed: GateDecisionInput;
+        try {
+          parsed = parseGateDecision({ ...DECISION, [name]: value });
+        } catch (err) {
+          expect(err).toBeInstanceOf(RefusedError);
+          expect((err as Error).message.startsWith(`${name}: `)).toBe(true);
+          return;
+        }
+        for (const f of fields) expect(textProblem(parsed[f], MAX_REASON_LENGTH, true)).toBeNull();
+        expect(parsed[name]).toBe(value.trim());
+      }),
+      { seed: 1302, numRuns: 2000 },
+    );
   });
 });

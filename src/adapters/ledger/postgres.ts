@@ -260,6 +260,20 @@ async function inTransaction<T>(pool: Pool, begin: string, work: (client: PoolCl
 function wellFormed(text: string): boolean {
   return !text.includes('\u0000') && !/\p{Cs}/u.test(text);
 }
+
+/**
+ * A body is free text, often a person's: what PostgreSQL cannot store (NUL, lone
+ * surrogates) becomes U+FFFD with a note, so one record never refuses a batch.
+ */
+function storableBody(body: unknown): unknown {
+  if (typeof body !== 'string' || wellFormed(body)) return body;
+  let replaced = 0;
+  const clean = body.replace(/\u0000|\p{Cs}/gu, () => {
+    replaced += 1;
+    return '\ufffd';
+  });
+  return `${clean}\n[ledger: ${replaced} character(s) PostgreSQL cannot store (NUL or lone surrogates) replaced with U+FFFD]`;
+}
 const text = z.string().refine(wellFormed, 'must not contain NUL characters or lone UTF-16 surrogates');
 const mirrorName = text.superRefine((name, ctx) => {
   const problem = mirrorNameProblem(name);
@@ -278,7 +292,9 @@ const evidenceInputSchema = z.strictObject({
 function parseInputs(inputs: EvidenceInput[]): Required<EvidenceInput>[] {
   if (!Array.isArray(inputs)) throw new EvidenceInputError('appendMany expects an array of evidence inputs');
   return inputs.map((input, index) => {
-    const parsed = evidenceInputSchema.safeParse(input);
+    const parsed = evidenceInputSchema.safeParse(
+      typeof input === 'object' && input !== null ? { ...input, body: storableBody(input.body) } : input,
+    );
     if (parsed.success) return parsed.data;
     const where = inputs.length > 1 ? `evidence input [${index}]` : 'evidence input';
     const problems = parsed.error.issues.map((issue) =>

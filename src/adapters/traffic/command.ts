@@ -2,9 +2,9 @@
 // VirtualService, an SMI TrafficSplit, a load-balancer CLI, ...). The command gets
 // the weights as SPARK_CANARY_WEIGHT / SPARK_STABLE_WEIGHT and `{weight}` in its text.
 import { spawn } from 'node:child_process';
-import type { TrafficConfig, TrafficRouter, WeightChange } from './router';
+import type { RouterSettings, TrafficRouter, WeightChange } from './router';
 
-export type CommandTrafficConfig = Extract<TrafficConfig, { router: 'command' }>;
+export type CommandTrafficConfig = Extract<RouterSettings, { router: 'command' }>;
 
 /** Enough of a command's output for the evidence and an error message. */
 const MAX_OUTPUT_CHARS = 4000;

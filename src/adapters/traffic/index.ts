@@ -5,13 +5,14 @@ import { requireHttpUrl, requireTimeoutMs } from '../http';
 import { createCommandRouter } from './command';
 import { createLocalRouter } from './local';
 import { createNginxRouter } from './nginx';
-import type { TrafficConfig, TrafficRouter, WeightChange } from './router';
+import type { RouterSettings, TrafficConfig, TrafficRouter, WeightChange } from './router';
 
 const ROUTERS = ['local', 'nginx', 'command', 'record-only'] as const;
 // Names and addresses land inside nginx config text: no spaces, quotes, braces, `;` or `#`.
 const NGINX_WORD = /^[^\s;{}#"'\\]+$/;
 
-export function createTrafficRouter(config: TrafficConfig): TrafficRouter {
+/** A plan's nginx or command router must first be resolved by name (WorkerConfig.routerSettings). */
+export function createTrafficRouter(config: RouterSettings | TrafficConfig): TrafficRouter {
   const router = buildRouter(config);
   return {
     kind: router.kind,
@@ -28,8 +29,11 @@ export function requireCanaryPercent(percent: unknown): number {
   return percent;
 }
 
-function buildRouter(config: TrafficConfig): TrafficRouter {
+function buildRouter(config: RouterSettings | TrafficConfig): TrafficRouter {
   const raw = config as unknown as Record<string, unknown> | undefined;
+  if (raw && 'name' in raw) {
+    throw new Error(`traffic.name: the ${String(raw.router)} router "${String(raw.name)}" is the worker's to resolve (its configuration, src/config.ts), not a setting to run`);
+  }
   switch (raw?.router) {
     case 'local':
       return createLocalRouter(requireHttpUrl(raw.adminUrl, 'traffic.adminUrl'));

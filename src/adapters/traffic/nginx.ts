@@ -4,9 +4,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import type { TrafficConfig, TrafficRouter, WeightChange } from './router';
+import type { RouterSettings, TrafficRouter, WeightChange } from './router';
 
-export type NginxTrafficConfig = Extract<TrafficConfig, { router: 'nginx' }>;
+export type NginxTrafficConfig = Extract<RouterSettings, { router: 'nginx' }>;
 
 /** `nginx -t` and `nginx -s reload` return in milliseconds; longer means something is stuck. */
 const NGINX_TIMEOUT_MS = 30_000;
