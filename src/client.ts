@@ -23,12 +23,14 @@ function actor(as: string | undefined): string {
   return as ?? process.env.SPARK_RELEASE_USER ?? os.userInfo().username;
 }
 
-/** A private key file for signing decisions; a clear error when it cannot be read. */
-function readKey(file: string): string {
+/** The private key to sign a decision with (--key, else $SPARK_DECISION_KEY), or nothing: unsigned. */
+function signingKey(file: string | undefined): { key?: string } {
+  const path = file ?? process.env.SPARK_DECISION_KEY;
+  if (!path) return {};
   try {
-    return fs.readFileSync(file, 'utf8');
+    return { key: fs.readFileSync(path, 'utf8') };
   } catch (err) {
-    throw new ReleaseCommandError(`--key: cannot read ${file}: ${(err as Error).message}`);
+    throw new ReleaseCommandError(`--key: cannot read ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -145,8 +147,7 @@ export function buildCli(print: (line: string) => void = console.log, printError
         // Same checks as the workflow's validator, before anything is sent.
         const checked = parseGateDecision({ ...input, runId: opts.run ?? '(current run)' });
         await withClient(async (client) => {
-          const keyFile = opts.key ?? process.env.SPARK_DECISION_KEY;
-          const result = await client.decide({ ...checked, runId: opts.run, ...(keyFile ? { key: readKey(keyFile) } : {}) });
+          const result = await client.decide({ ...checked, runId: opts.run, ...signingKey(opts.key) });
           print(`${decision.toUpperCase()} recorded for ${release} gate ${result.gate} by ${result.recorded.by}; gate is now ${result.state}`);
         });
       });
@@ -180,9 +181,10 @@ export function buildCli(print: (line: string) => void = console.log, printError
       .argument('<release>')
       .requiredOption('--reason <text>', 'why (recorded with your name)')
       .option('--as <person>', 'who (default: $SPARK_RELEASE_USER or your user name)')
-      .option('--stage <n>', 'refuse unless this stage (1-based) is the one running', stageNumber);
+      .option('--stage <n>', 'refuse unless this stage (1-based) is the one running', stageNumber)
+      .option('--key <file>', 'your Ed25519 private key (PEM) to sign with (default: $SPARK_DECISION_KEY); required when the worker has a people registry');
     if (action === 'rollback') command.option('--dry-run', 'show what a rollback would change; send nothing');
-    command.action(async (release: string, opts: { reason: string; as?: string; stage?: number; dryRun?: boolean }) => {
+    command.action(async (release: string, opts: { reason: string; as?: string; stage?: number; dryRun?: boolean; key?: string }) => {
       const input = { release, by: actor(opts.as), reason: opts.reason, ...(opts.stage ? { stage: opts.stage } : {}) };
       parseCanaryControl({ ...input, runId: '(current run)' }); // bad input is refused before connecting
       await withClient(async (client) => {
@@ -191,7 +193,7 @@ export function buildCli(print: (line: string) => void = console.log, printError
           for (const line of previewRollback(status, plan, input.by, opts.reason, opts.stage)) print(line);
           return;
         }
-        const record = await client.canaryControl(action, input);
+        const record = await client.canaryControl(action, { ...input, ...signingKey(opts.key) });
         print(`${action} accepted for ${release} at stage ${record.stage}, recorded as ${record.by}: ${record.reason}`);
       });
     });
@@ -204,11 +206,12 @@ export function buildCli(print: (line: string) => void = console.log, printError
     .requiredOption('--to <person>', 'the new incident commander (a person of the plan)')
     .option('--reason <text>', 'why (recorded with your name)')
     .option('--as <person>', 'who hands over (default: $SPARK_RELEASE_USER or your user name)')
-    .action(async (release: string, opts: { to: string; reason?: string; as?: string }) => {
+    .option('--key <file>', 'your Ed25519 private key (PEM) to sign with (default: $SPARK_DECISION_KEY); required when the worker has a people registry')
+    .action(async (release: string, opts: { to: string; reason?: string; as?: string; key?: string }) => {
       const input = { release, by: actor(opts.as), to: opts.to, reason: opts.reason ?? `hand-over to ${opts.to}` };
       parseHandOver({ ...input, runId: '(current run)' });
       await withClient(async (client) => {
-        const record = await client.handOver(input);
+        const record = await client.handOver({ ...input, ...signingKey(opts.key) });
         print(`${release}: incident commander is now ${record.to} (handed over by ${record.by})`);
       });
     });

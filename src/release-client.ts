@@ -7,6 +7,7 @@ import {
 import { status } from '@grpc/grpc-js';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import type { KeyObject } from 'node:crypto';
+import type { DecisionFields } from './identity/decision';
 import { signDecision } from './identity/sign';
 import { renderPlanOverview } from './plan/card';
 import type { ReleasePlan } from './plan/schema';
@@ -30,6 +31,12 @@ export class ReleaseCommandError extends Error {
 
 export function releaseId(service: string, version: string): string {
   return `release-${service}-${version}`;
+}
+
+/** Signs a decision now: the fields the workflow verifies, with the signer's time. */
+function signed(fields: Omit<DecisionFields, 'at'>, key: string | KeyObject): { at: string; signature: string } {
+  const at = new Date().toISOString();
+  return { at, signature: signDecision({ ...fields, at }, key) };
 }
 
 export class ReleaseClient {
@@ -170,24 +177,24 @@ export class ReleaseClient {
     const { key, ...rest } = input;
     const { handle, runId } = await this.running(input.release, input.runId);
     let decision = parseGateDecision({ ...rest, runId: input.runId ?? runId });
-    if (key !== undefined) {
-      const at = new Date().toISOString();
-      const signature = signDecision({ release: decision.release, runId: decision.runId, target: decision.gate, decision: decision.decision, by: decision.approver, reason: decision.reason, at }, key);
-      decision = { ...decision, at, signature };
-    }
+    if (key !== undefined) decision = { ...decision, ...signed({ release: decision.release, runId: decision.runId, target: decision.gate, decision: decision.decision, by: decision.approver, reason: decision.reason }, key) };
     return this.refusable(() => handle.executeUpdate(decideGateUpdate, { args: [decision] }));
   }
 
   /** Hold, resume, promote now or roll back: the incident commander's (or a delegate's), checked by the workflow. */
-  async canaryControl(action: CanaryControlAction, input: Omit<CanaryControlInput, 'runId'> & { runId?: string }): Promise<DecisionRecord> {
+  async canaryControl(action: CanaryControlAction, input: Omit<CanaryControlInput, 'runId' | 'at' | 'signature'> & { runId?: string; key?: string | KeyObject }): Promise<DecisionRecord> {
+    const { key, ...rest } = input;
     const { handle, runId } = await this.running(input.release, input.runId);
-    const control = parseCanaryControl({ ...input, runId: input.runId ?? runId });
+    let control = parseCanaryControl({ ...rest, runId: input.runId ?? runId });
+    if (key !== undefined) control = { ...control, ...signed({ release: control.release, runId: control.runId, target: action, decision: control.stage === undefined ? '' : String(control.stage), by: control.by, reason: control.reason }, key) };
     return this.refusable(() => handle.executeUpdate(canaryControlUpdates[action], { args: [control] }));
   }
 
-  async handOver(input: Omit<HandOverInput, 'runId'> & { runId?: string }): Promise<DecisionRecord> {
+  async handOver(input: Omit<HandOverInput, 'runId' | 'at' | 'signature'> & { runId?: string; key?: string | KeyObject }): Promise<DecisionRecord> {
+    const { key, ...rest } = input;
     const { handle, runId } = await this.running(input.release, input.runId);
-    const handOver = parseHandOver({ ...input, runId: input.runId ?? runId });
+    let handOver = parseHandOver({ ...rest, runId: input.runId ?? runId });
+    if (key !== undefined) handOver = { ...handOver, ...signed({ release: handOver.release, runId: handOver.runId, target: 'handover', decision: handOver.to, by: handOver.by, reason: handOver.reason }, key) };
     return this.refusable(() => handle.executeUpdate(handOverUpdate, { args: [handOver] }));
   }
 

@@ -10,6 +10,7 @@ import {
   type CanaryControlAction, type ControlInput, type DecisionRecord, type GateId,
 } from './messages';
 import type { ReleaseRun } from './run';
+import { checkSigned, markUsed } from './identity';
 import { checkCanaryControl, checkHandOver, commandContextOf, parseCanaryControl, parseHandOver } from './validate';
 
 function contextOf(run: ReleaseRun) {
@@ -38,30 +39,44 @@ export function registerHumanControl(run: ReleaseRun): void {
       canaryControlUpdates[action],
       (raw): DecisionRecord => {
         const c = parseCanaryControl(raw);
+        markUsed(run, c.signature);
         const stage = status.stage!.index + 1;
         APPLY[action](run, { by: c.by, reason: c.reason });
         const record: DecisionRecord = {
           kind: action, by: c.by, reason: c.reason, at: new Date().toISOString(), stage,
-          release: status.release, runId: status.runId, accepted: true,
+          release: status.release, runId: status.runId, accepted: true, ...(c.signature ? { signature: c.signature } : {}),
         };
         return decide(run, record, `${action} by ${c.by} at stage ${stage} (${status.stage!.traffic}%): ${c.reason}`);
       },
-      { validator: (raw) => checkCanaryControl(action, parseCanaryControl(raw), contextOf(run)) },
+      {
+        validator: (raw) => {
+          const c = parseCanaryControl(raw);
+          checkSigned(run, { release: c.release, runId: c.runId, target: action, decision: c.stage === undefined ? '' : String(c.stage), by: c.by, reason: c.reason, at: c.at ?? '' }, c.signature, 'commander');
+          checkCanaryControl(action, c, contextOf(run));
+        },
+      },
     );
   }
   setHandler(
     handOverUpdate,
     (raw): DecisionRecord => {
       const h = parseHandOver(raw);
+      markUsed(run, h.signature);
       const from = status.incidentCommander;
       status.incidentCommander = h.to;
       const record: DecisionRecord = {
         kind: 'handover', by: h.by, to: h.to, reason: h.reason, at: new Date().toISOString(),
-        release: status.release, runId: status.runId, accepted: true,
+        release: status.release, runId: status.runId, accepted: true, ...(h.signature ? { signature: h.signature } : {}),
       };
       return decide(run, record, `handover by ${h.by}: incident commander ${from} -> ${h.to}: ${h.reason}`);
     },
-    { validator: (raw) => checkHandOver(parseHandOver(raw), contextOf(run)) },
+    {
+      validator: (raw) => {
+        const h = parseHandOver(raw);
+        checkSigned(run, { release: h.release, runId: h.runId, target: 'handover', decision: h.to, by: h.by, reason: h.reason, at: h.at ?? '' }, h.signature, 'commander');
+        checkHandOver(h, contextOf(run));
+      },
+    },
   );
 }
 

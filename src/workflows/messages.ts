@@ -184,6 +184,9 @@ export interface CanaryControlInput {
   reason: string;
   /** 1-based; when given, the control is refused unless this stage is running. */
   stage?: number;
+  /** When signed: over release, run, the action, the stage ("" when not given), who, why and when. */
+  at?: string;
+  signature?: string;
 }
 
 export interface HandOverInput {
@@ -192,6 +195,9 @@ export interface HandOverInput {
   by: string;
   to: string;
   reason: string;
+  /** When signed: over release, run, "handover", the new commander, who, why and when. */
+  at?: string;
+  signature?: string;
 }
 
 export const canaryControlUpdates: Record<CanaryControlAction, UpdateDefinition<DecisionRecord, [CanaryControlInput]>> = {

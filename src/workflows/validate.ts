@@ -95,6 +95,14 @@ export function person(obj: Record<string, unknown>, name: string): string {
   return text(obj, name, { empty: 'must name a person' });
 }
 
+/** The time of signing and the signature of a signed decision (checked in src/workflows/identity.ts). */
+function signatureOf(obj: Record<string, unknown>): { at?: string; signature?: string } {
+  return {
+    ...(obj.at !== undefined ? { at: text(obj, 'at', { max: 40 }) } : {}),
+    ...(obj.signature !== undefined ? { signature: text(obj, 'signature', { max: 128 }) } : {}),
+  };
+}
+
 /** Who a refused signal says sent it, safe to record whatever it holds. */
 export function claimedSender(raw: unknown): string {
   const by = typeof raw === 'object' && raw !== null ? (raw as { by?: unknown }).by : undefined;
@@ -117,8 +125,7 @@ export function parseGateDecision(input: unknown): GateDecisionInput {
     approver: person(obj, 'approver'),
     reason: reasonOf(obj),
     override: flag(obj, 'override', true),
-    ...(obj.at !== undefined ? { at: text(obj, 'at', { max: 40 }) } : {}),
-    ...(obj.signature !== undefined ? { signature: text(obj, 'signature', { max: 128 }) } : {}),
+    ...signatureOf(obj),
   };
 }
 
@@ -158,7 +165,7 @@ export function checkGateDecision(d: GateDecisionInput, ctx: GateContext): void 
 }
 
 export function parseCanaryControl(input: unknown): CanaryControlInput {
-  const obj = objectOf(input, 'control', ['release', 'runId', 'by', 'reason', 'stage']);
+  const obj = objectOf(input, 'control', ['release', 'runId', 'by', 'reason', 'stage', 'at', 'signature']);
   const stage = obj.stage;
   if (stage !== undefined && !(typeof stage === 'number' && Number.isInteger(stage) && stage >= 1)) {
     throw new RefusedError('stage: must be a stage number (1, 2, ...)');
@@ -169,17 +176,19 @@ export function parseCanaryControl(input: unknown): CanaryControlInput {
     by: person(obj, 'by'),
     reason: reasonOf(obj),
     ...(stage !== undefined ? { stage: stage as number } : {}),
+    ...signatureOf(obj),
   };
 }
 
 export function parseHandOver(input: unknown): HandOverInput {
-  const obj = objectOf(input, 'hand-over', ['release', 'runId', 'by', 'to', 'reason']);
+  const obj = objectOf(input, 'hand-over', ['release', 'runId', 'by', 'to', 'reason', 'at', 'signature']);
   return {
     release: text(obj, 'release'),
     runId: text(obj, 'runId'),
     by: person(obj, 'by'),
     to: person(obj, 'to'),
     reason: reasonOf(obj),
+    ...signatureOf(obj),
   };
 }
 

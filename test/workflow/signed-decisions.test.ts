@@ -29,7 +29,7 @@ async function refusal(work: Promise<unknown>): Promise<string> {
   throw new Error('expected a refusal, but it was accepted');
 }
 
-test('unsigned, forged, stale, role-less and replayed GO decisions are refused and change nothing; a signed one opens the gate', async () => {
+test('unsigned, forged, stale, role-less and replayed GO decisions and canary controls are refused and change nothing; signed ones count', async () => {
   await h.target.setWeight(0);
   const { release, runId } = await h.client.start(uniquePlan({ gates: { go: { timeout: '4h', quorum: 2 } } }), 'deniz');
   await waitForStatus(h.client, release, (s) => s.gates.go.state === 'open', 180_000);
@@ -61,6 +61,16 @@ test('unsigned, forged, stale, role-less and replayed GO decisions are refused a
   expect(result.state).toBe('go');
   expect(result.recorded.signature).toMatch(/^[0-9a-f]{128}$/);
   expect((await h.client.status(release)).gates.go.decisions.map((d) => d.by)).toEqual(['cem', 'bora']);
+
+  // The commander's canary controls are signed too.
+  await waitForStatus(h.client, release, (s) => s.phase === 'canary' && s.stage?.state === 'running', 120_000);
+  await expect(h.client.canaryControl('hold', { release, by: 'bora', reason: 'unsigned hold' })).rejects.toThrow(/signature: missing/);
+  await expect(h.client.canaryControl('hold', { release, by: 'bora', reason: 'hold with cem\'s key', key: keys.cem! })).rejects.toThrow(/signature: does not verify with bora's key/);
+  await expect(h.client.handOver({ release, by: 'bora', to: 'cem', reason: 'unsigned hand-over' })).rejects.toThrow(/signature: missing/);
+  expect((await h.client.status(release)).held).toBe(false);
+  const hold = await h.client.canaryControl('hold', { release, by: 'bora', reason: 'signed hold', key: keys.bora! });
+  expect(hold.signature).toMatch(/^[0-9a-f]{128}$/);
+  expect((await h.client.status(release)).held).toBe(true);
 
   await h.client.control(release, 'abort', { by: 'bora', reason: 'signed-decisions test over' });
   expect((await h.client.result(release)).verdict).toBe('aborted');
