@@ -10,6 +10,7 @@ import { createPostgresLedger } from './adapters/ledger/postgres';
 import { createPrometheusProvider } from './adapters/metrics/prometheus';
 import { scmFromEnv } from './adapters/scm';
 import { notifierFromEnv } from './adapters/chat/slack';
+import { withWebhookFromEnv } from './adapters/chat/webhook';
 import { pagerFromEnv } from './adapters/pager';
 import type { TrafficConfig, TrafficRouter } from './adapters/traffic/router';
 import { createTrafficRouter } from './adapters/traffic';
@@ -42,7 +43,7 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
   const scm = scmFromEnv(); // before anything opens: a bad variable stops the worker at once
   // Slack and the pager from SLACK_BOT_TOKEN / SLACK_API_URL and SPARK_PAGER_WEBHOOK / SPARK_PAGER_COMMAND;
   // unset, every announcement and page is recorded as not delivered.
-  const notifier = notifierFromEnv();
+  const notifier = withWebhookFromEnv(notifierFromEnv());
   const pager = pagerFromEnv();
   const ledger = await createPostgresLedger({ databaseUrl: config.databaseUrl, evidenceDir: config.evidenceDir });
   const metrics = createPrometheusProvider({ baseUrl: config.prometheusUrl, timeoutMs: 10_000 });

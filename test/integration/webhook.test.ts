@@ -3,7 +3,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createWebhookNotifier, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../../src/adapters/chat/webhook';
+import { unconfiguredNotifier } from '../../src/adapters/chat/notifier';
+import { createWebhookNotifier, withWebhookFromEnv, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from '../../src/adapters/chat/webhook';
 
 const SECRET = 'receiver-secret';
 let server: http.Server;
@@ -91,4 +92,12 @@ test('bad settings name the field', () => {
   expect(() => createWebhookNotifier({ url: 'ftp://x', secret: 's', maxAttempts: 1, backoffMs: 1, timeoutMs: 1 })).toThrow(/webhook url/);
   expect(() => createWebhookNotifier({ url, secret: '', maxAttempts: 1, backoffMs: 1, timeoutMs: 1 })).toThrow(/webhook secret/);
   expect(() => createWebhookNotifier({ url, secret: 's', maxAttempts: 0, backoffMs: 1, timeoutMs: 1 })).toThrow(/webhook maxAttempts/);
+});
+
+test('from the environment: without a chat the webhook is the notifier; without a URL nothing changes', async () => {
+  expect(withWebhookFromEnv(unconfiguredNotifier, {})).toBe(unconfiguredNotifier);
+  const fromEnv = withWebhookFromEnv(unconfiguredNotifier, { SPARK_WEBHOOK_URL: url, SPARK_WEBHOOK_SECRET: SECRET, SPARK_WEBHOOK_BACKOFF_MS: '10' });
+  expect(await fromEnv.post('#release', { text: 'via env' })).toMatchObject({ delivered: true });
+  expect([...delivered.values()].map((m) => m.text)).toEqual(['via env']);
+  expect(() => withWebhookFromEnv(unconfiguredNotifier, { SPARK_WEBHOOK_URL: url })).toThrow(/SPARK_WEBHOOK_SECRET must be set/);
 });

@@ -61,3 +61,32 @@ export function createWebhookNotifier(config: WebhookConfig): Notifier {
     ephemeral: (channel: string, user: string, text: string) => send({ type: 'ephemeral', channel, user, text }),
   };
 }
+
+/**
+ * The chat notifier plus, when SPARK_WEBHOOK_URL is set, the webhook: every
+ * message goes to both. The chat's delivery (its message ref drives updates)
+ * is the answer, with the webhook's outcome appended; without a chat, the webhook's.
+ */
+export function withWebhookFromEnv(chat: Notifier, env: NodeJS.ProcessEnv = process.env): Notifier {
+  const url = env.SPARK_WEBHOOK_URL;
+  if (!url) return chat;
+  if (!env.SPARK_WEBHOOK_SECRET) throw new Error('SPARK_WEBHOOK_SECRET must be set when SPARK_WEBHOOK_URL is: receivers check the signature');
+  const webhook = createWebhookNotifier({
+    url,
+    secret: env.SPARK_WEBHOOK_SECRET ?? '',
+    maxAttempts: Number(env.SPARK_WEBHOOK_ATTEMPTS ?? 4),
+    backoffMs: Number(env.SPARK_WEBHOOK_BACKOFF_MS ?? 500),
+    timeoutMs: Number(env.SPARK_WEBHOOK_TIMEOUT_MS ?? 10_000),
+  });
+  if (!chat.configured) return webhook;
+  const both = async (toChat: Promise<Delivery>, toWebhook: Promise<Delivery>): Promise<Delivery> => {
+    const [chatDelivery, hookDelivery] = await Promise.all([toChat, toWebhook]);
+    return { ...chatDelivery, detail: `${chatDelivery.detail}; webhook: ${hookDelivery.detail}` };
+  };
+  return {
+    configured: true,
+    post: (channel, message) => both(chat.post(channel, message), webhook.post(channel, message)),
+    update: (ref, message) => both(chat.update(ref, message), webhook.update(ref, message)),
+    ephemeral: (channel, user, text) => both(chat.ephemeral(channel, user, text), webhook.ephemeral(channel, user, text)),
+  };
+}
