@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { demoPorts, projectRoot } from '../src/config';
 import { numberFlag, onShutdown, runCli } from './cli-args';
+import { InputError } from './http-json';
 import { parseFault, type ActiveFault, type FaultKind } from './faults';
 import { lockPorts } from './port-lock';
 import { Client } from 'pg';
@@ -264,21 +265,37 @@ export async function startDemoTarget(opts: DemoTargetOptions = {}): Promise<Dem
   };
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      'stable-version': { type: 'string' },
-      'canary-version': { type: 'string' },
-      'canary-percent': { type: 'string' },
-      rps: { type: 'string' },
-      'load-duration': { type: 'string' },
-      'no-load': { type: 'boolean', default: false },
-    },
-  });
-  if (positionals[0] !== 'up' || positionals.length !== 1) {
-    throw new Error('usage: tsx demo/target.ts up [--stable-version v] [--canary-version v] [--rps n] [--load-duration s] [--no-load]');
+const USAGE = 'usage: tsx demo/target.ts up [--stable-version v] [--canary-version v] [--canary-percent n] [--rps n] [--load-duration s] [--no-load]';
+
+function parseTargetArgs(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        'stable-version': { type: 'string' },
+        'canary-version': { type: 'string' },
+        'canary-percent': { type: 'string' },
+        rps: { type: 'string' },
+        'load-duration': { type: 'string' },
+        'no-load': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    // node:util's message ("Unknown option '--x'") is clear; its stack is not for people.
+    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) throw new InputError('arguments', `${(err as Error).message}\n${USAGE}`);
+    throw err;
   }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseTargetArgs(process.argv.slice(2));
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals[0] !== 'up' || positionals.length !== 1) throw new InputError('command', `expected "up"\n${USAGE}`);
   const target = await startDemoTarget({
     stableVersion: values['stable-version'],
     canaryVersion: values['canary-version'],
