@@ -149,6 +149,24 @@ describe('append', () => {
     expect((await ledger.list(release)).map((r) => r.body)).toEqual(['GO']);
   });
 
+  it('checks keys and modes within one batch too, and a refused batch records none of it', async () => {
+    const release = newRelease('batch');
+    const stored = await ledger.appendMany([evidence(release, 'a'), evidence(release, 'b'), evidence(release, 'a')]);
+    expect(stored.map((r) => r.seq)).toEqual([1, 2, 1]);
+    expect(stored[2]).toEqual(stored[0]);
+    await expect(
+      ledger.appendMany([evidence(release, 'c'), evidence(release, 'c', { body: 'c FAIL' })]),
+    ).rejects.toThrow(/evidence key "c" .* different body/);
+    await expect(
+      ledger.appendMany([
+        evidence(release, 'line-1', { file: 'log.txt', mode: 'append' }),
+        evidence(release, 'whole', { file: 'log.txt' }),
+      ]),
+    ).rejects.toThrow(/evidence file log\.txt .* recorded in mode append/);
+    expect(await storedRows(release)).toBe(2);
+    expect((await ledger.verify(release)).ok).toBe(true);
+  });
+
   it('refuses to record one file in both modes, naming the file', async () => {
     const release = newRelease('modes');
     await ledger.append(evidence(release, 'line-1', { file: 'warroom_log.txt', mode: 'append' }));

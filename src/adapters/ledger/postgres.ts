@@ -186,49 +186,66 @@ async function recordInOrder(
   const { recordedAt, seq, chainHash } = rows[0]!;
   let head = seq === null || chainHash === null ? undefined : { seq, chainHash };
 
+  // One look-up of the batch's keys and files, one multi-row INSERT: the cost of a batch
+  // does not grow with the records already in the release.
+  const [stored, modes] = await Promise.all([
+    client.query<EvidenceRecord>(
+      `SELECT ${RECORD_COLUMNS} FROM evidence WHERE release = $1 AND key = ANY($2::text[])`,
+      [release, inputs.map((input) => input.key)],
+    ),
+    client.query<{ file: string; mode: EvidenceRecord['mode'] }>(
+      'SELECT DISTINCT file, mode FROM evidence WHERE release = $1 AND file = ANY($2::text[])',
+      [release, inputs.map((input) => input.file)],
+    ),
+  ]);
+  const byKey = new Map(stored.rows.map((record) => [record.key, record]));
+  const modeOf = new Map(modes.rows.map((row) => [row.file, row.mode]));
+  const fresh: EvidenceRecord[] = [];
   const records: EvidenceRecord[] = [];
   for (const input of inputs) {
     const candidate = sealRecord(input, head, recordedAt);
-    // Not inserted when the key exists, or when the file is already recorded in the other mode.
-    const inserted = await client.query<EvidenceRecord>(
-      `INSERT INTO evidence (release, seq, run_id, key, file, kind, mode, body, body_sha256, prev_hash, chain_hash, recorded_at)
-       SELECT $1, $2::integer, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::timestamptz
-        WHERE NOT EXISTS (SELECT 1 FROM evidence WHERE release = $1 AND file = $5 AND mode <> $7)
-       ON CONFLICT (release, key) DO NOTHING
-       RETURNING ${RECORD_COLUMNS}`,
-      [
-        candidate.release, candidate.seq, candidate.runId, candidate.key, candidate.file, candidate.kind,
-        candidate.mode, candidate.body, candidate.bodySha256, candidate.prevHash, candidate.chainHash,
-        candidate.recordedAt,
-      ],
-    );
-    const insertedRecord = inserted.rows[0];
-    if (insertedRecord) head = insertedRecord;
-    records.push(insertedRecord ?? (await storedFor(client, candidate)));
+    const existing = byKey.get(candidate.key);
+    if (existing) {
+      records.push(sameRecord(existing, candidate));
+      continue;
+    }
+    const mode = modeOf.get(candidate.file);
+    if (mode !== undefined && mode !== candidate.mode) {
+      throw new EvidenceInputError(
+        `evidence file ${candidate.file} of release ${candidate.release} is recorded in mode ${mode}; ` +
+          `key ${JSON.stringify(candidate.key)} cannot record it in mode ${candidate.mode}`,
+      );
+    }
+    byKey.set(candidate.key, candidate);
+    modeOf.set(candidate.file, candidate.mode);
+    fresh.push(candidate);
+    records.push(candidate);
+    head = candidate;
   }
-  return records;
+  if (fresh.length === 0) return records;
+  const column = (field: keyof EvidenceRecord) => fresh.map((record) => record[field]);
+  const inserted = await client.query<EvidenceRecord>(
+    `INSERT INTO evidence (release, seq, run_id, key, file, kind, mode, body, body_sha256, prev_hash, chain_hash, recorded_at)
+     SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                             $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+     RETURNING ${RECORD_COLUMNS}`,
+    [
+      release, column('seq'), column('runId'), column('key'), column('file'), column('kind'), column('mode'),
+      column('body'), column('bodySha256'), column('prevHash'), column('chainHash'), column('recordedAt'),
+    ],
+  );
+  const bySeq = new Map(inserted.rows.map((record) => [record.seq, record]));
+  return records.map((record) => (fresh.includes(record) ? bySeq.get(record.seq)! : record));
 }
 
-/** The stored record for an input that was not inserted, or the reason it cannot be. */
-async function storedFor(client: PoolClient, candidate: EvidenceRecord): Promise<EvidenceRecord> {
-  const { rows } = await client.query<EvidenceRecord>(
-    `SELECT ${RECORD_COLUMNS} FROM evidence WHERE release = $1 AND key = $2`,
-    [candidate.release, candidate.key],
-  );
-  const stored = rows[0];
-  if (stored) {
-    const differing = [
-      ...(stored.bodySha256 === candidate.bodySha256 ? [] : ['body']),
-      ...(['file', 'kind', 'mode'] as const).filter((field) => stored[field] !== candidate[field]),
-    ];
-    if (differing.length > 0) throw new EvidenceConflictError(candidate.release, candidate.key, differing);
-    return stored;
-  }
-  const otherMode = candidate.mode === 'append' ? 'replace' : 'append';
-  throw new EvidenceInputError(
-    `evidence file ${candidate.file} of release ${candidate.release} is recorded in mode ${otherMode}; ` +
-      `key ${JSON.stringify(candidate.key)} cannot record it in mode ${candidate.mode}`,
-  );
+/** The stored record when `candidate` re-sends it unchanged; a conflict names what differs. */
+function sameRecord(stored: EvidenceRecord, candidate: EvidenceRecord): EvidenceRecord {
+  const differing = [
+    ...(stored.bodySha256 === candidate.bodySha256 ? [] : ['body']),
+    ...(['file', 'kind', 'mode'] as const).filter((field) => stored[field] !== candidate[field]),
+  ];
+  if (differing.length > 0) throw new EvidenceConflictError(candidate.release, candidate.key, differing);
+  return stored;
 }
 
 async function inTransaction<T>(pool: Pool, begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
