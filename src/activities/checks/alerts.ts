@@ -48,8 +48,23 @@ const sloRules = (groups: RuleGroup[]) => groups.flatMap((g) => g.rules.filter((
 /** Evaluated within the last three intervals of its group (an idle group fires nothing). */
 const evaluating = (g: RuleGroup, r: AlertRule) => Date.now() - Date.parse(r.lastEvaluation) < 3 * g.interval * 1000;
 
+/** Prometheus writes a rule it has not evaluated yet with the zero time (0001-01-01). */
+const neverEvaluated = (r: AlertRule) => !(Date.parse(r.lastEvaluation) > 0);
+
+/** Right after Prometheus starts, its groups have not run once: wait for the first evaluation, at most two intervals of the slowest group. */
+async function evaluatedGroups(env: CheckEnv): Promise<{ url: string; groups: RuleGroup[] }> {
+  let seen = await alertGroups(env);
+  const bound = Date.now() + 2 * Math.max(0, ...seen.groups.map((g) => g.interval)) * 1000;
+  while (sloRules(seen.groups).some(({ rule }) => neverEvaluated(rule)) && Date.now() < bound) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    env.signal.throwIfAborted();
+    seen = await alertGroups(env);
+  }
+  return seen;
+}
+
 export const blindSloBurnAlerts = sectionCheck((v) => `blind_spots_scan_${v}.txt`, async (env) => {
-  const { url, groups } = await alertGroups(env);
+  const { url, groups } = await evaluatedGroups(env);
   const rules = sloRules(groups);
   const windows = targetOf(env).burnRate.longWindowsMs.map(promDuration);
   const lines = [`${url}: ${rules.length} SLO alert rules`, ...rules.map(({ group, rule }) => `${rule.name} (slo ${rule.labels.slo}, window ${rule.labels.long_window ?? '?'}): health ${rule.health}, last evaluated ${rule.lastEvaluation} (every ${group.interval}s)`)];

@@ -165,10 +165,10 @@ export const rtCoepCoopCompat = sectionCheck((v) => `redteam_${v}.txt`, async (e
 
 const FLOOD_SENDERS = 20;
 
-/** Red team 14: a burst of CSP reports is answered 204 quickly and the service stays healthy. */
+/** Red team 14: a burst of CSP reports is all accepted (204, none dropped or erroring) and the service stays healthy.
+ * Latency is evidence only: on a loaded machine it measures spare CPU, not the endpoint. */
 export const rtCspReportFlood = targetCheck(async (env) => {
   const count = limit(env, 'cspFloodReports');
-  const maxP95 = limit(env, 'cspFloodP95Ms');
   const { url, answer } = await page(env);
   const endpoint = reportEndpoint(parseCsp(answer.headers.get('content-security-policy')), url) ?? new URL('/csp-report', url);
   const started = performance.now();
@@ -188,13 +188,12 @@ export const rtCspReportFlood = targetCheck(async (env) => {
   const problems: string[] = [];
   const not204 = count - (statuses[204] ?? 0);
   if (not204) problems.push(`${not204} of ${count} reports were not answered 204 (${Object.entries(statuses).map(([s, n]) => `${n}x ${s}`).join(', ')})`);
-  if (p95 > maxP95) problems.push(`report p95 ${p95.toFixed(0)} ms is above ${maxP95} ms`);
   if (health.status !== 200) problems.push(`the service answered /healthz ${health.status} after the flood`);
   const v = verdict(`Red team 14: CSP report flood of ${env.release} (run ${env.runId})`, [
     `POST ${endpoint.href} x ${count}, ${FLOOD_SENDERS} at a time, in ${ms(wallMs)}`,
     `answers: ${Object.entries(statuses).map(([s, n]) => `${n}x ${s}`).join(', ')}`,
-    `latency p50 ${ms(percentile(answers.map((a) => a.ms), 50))}, p95 ${ms(p95)}, max ${ms(Math.max(...answers.map((a) => a.ms)))}; limit p95 ${maxP95} ms`,
+    `latency p50 ${ms(percentile(answers.map((a) => a.ms), 50))}, p95 ${ms(p95)}, max ${ms(Math.max(...answers.map((a) => a.ms)))} (evidence, not judged)`,
     `healthz after: ${health.status}`,
-  ], problems, `${count} reports answered 204, p95 ${p95.toFixed(0)} ms, service healthy`);
+  ], problems, `${count} reports answered 204, service healthy`);
   return { status: v.status, summary: v.summary, files: { 'csp_flood_test.txt': v.text } };
 });

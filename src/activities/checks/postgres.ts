@@ -29,14 +29,20 @@ export async function sequenceAnomalies(env: CheckEnv, db: Client): Promise<{ li
   const lines = ['sequence\tlast_value\tmax_value\tusage\towned_by\tmax_in_table'];
   const problems: string[] = [];
   for (const r of rows) {
-    const last = BigInt(r.last_value ?? '0');
+    let last = BigInt(r.last_value ?? '0');
     const usage = Number(last) / Number(r.max_value);
     let maxInTable: bigint | null = null;
     if (r.table_name && r.column_name) {
       const q = await db.query<{ max: string | null }>(`SELECT max(${quoteIdent(r.column_name)})::text AS max FROM ${r.table_name}`);
       maxInTable = q.rows[0]!.max === null ? null : BigInt(q.rows[0]!.max);
     }
-    lines.push(`${r.sequence}\t${r.last_value ?? '(never used)'}\t${r.max_value}\t${(usage * 100).toFixed(4)}%\t${r.owner ? `${r.table_name}.${r.column_name}` : '-'}\t${maxInTable ?? '-'}`);
+    // Read the sequence again after max(): a row the max saw took its id from the sequence before it committed,
+    // so inserts racing the check can only move the sequence ahead of that max, never behind it.
+    if (maxInTable !== null) {
+      const again = await db.query<{ last: string | null }>('SELECT pg_sequence_last_value($1::regclass)::text AS last', [r.sequence]);
+      last = BigInt(again.rows[0]!.last ?? '0');
+    }
+    lines.push(`${r.sequence}\t${r.last_value === null && maxInTable === null ? '(never used)' : last}\t${r.max_value}\t${(usage * 100).toFixed(4)}%\t${r.owner ? `${r.table_name}.${r.column_name}` : '-'}\t${maxInTable ?? '-'}`);
     if (maxInTable !== null && maxInTable > last) {
       problems.push(`${r.sequence} is behind ${r.table_name}.${r.column_name}: it will hand out ${last + 1n}, the table already holds ids up to ${maxInTable}`);
     }
