@@ -22,8 +22,9 @@ import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver } fr
 import type { ReleaseInput, ReleaseResult } from './workflows/release';
 import { SEARCH_ATTRIBUTES } from './workflows/visibility';
 
-/** How long `status` waits for a worker to answer before reporting the last known state. */
-const STATUS_QUERY_DEADLINE_MS = 5_000;
+/** How long `status` waits for a worker before reporting the last known state; longer than the
+ * server takes to move a query off a crashed worker's sticky queue. */
+const STATUS_QUERY_DEADLINE_MS = 15_000;
 
 export class ReleaseCommandError extends Error {
   override name = 'ReleaseCommandError';

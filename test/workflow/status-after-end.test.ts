@@ -39,7 +39,7 @@ test('a running release whose worker is gone is refused with its last known stat
   try {
     const refusal = await idle.status(release).then(() => null, (err: unknown) => err);
     expect(refusal).toBeInstanceOf(ReleaseCommandError);
-    expect((refusal as Error).message).toMatch(new RegExp(`release ${release} \\(RUNNING\\): no worker answered the status query within 5 s .*Last known from the search attributes.*phase .*verdict .*Start a worker`));
+    expect((refusal as Error).message).toMatch(new RegExp(`release ${release} \\(RUNNING\\): no worker answered the status query within 15 s .*Last known from the search attributes.*phase .*verdict .*Start a worker`));
   } finally {
     await idle.client.workflow.getHandle(release).terminate('test over');
   }
