@@ -2,7 +2,7 @@
 // v1.4.0 run-of-show, compressed (one plan minute per second). The local
 // services must be up (scripts/demo.sh starts them).
 //
-//   tsx demo/run.ts [--fault <kind>] [--fault-stage <n>] [--plan plans/demo.yaml] [--rps 100]
+//   tsx demo/run.ts [--fault <kind>] [--fault-stage <n>] [--plan plans/demo.yaml] [--rps 300]
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { faultKinds, isFaultKind } from './faults';
 import { numberFlag, runCli } from './cli-args';
 import { startDemoTarget } from './target';
 import { startNtpServer } from './ntp';
+import { startFakeGitHub } from './fake-github';
 
 const USAGE = `usage: npm run demo -- [--fault <kind>] [--fault-stage <1-5>] [--plan <file>] [--rps <n>] [--error-noise <fraction>]
 fault kinds: ${faultKinds.join(', ')}`;
@@ -78,10 +79,19 @@ async function main(): Promise<void> {
   const target = await startDemoTarget({
     databaseUrl: process.env.SPARK_TARGET_DATABASE_URL,
     canaryVersion: plan.version,
-    load: { rps: numberFlag(values.rps, '--rps', 100, 1, 1000) },
+    load: { rps: numberFlag(values.rps, '--rps', 300, 1, 1000) },
     // Realistic background 5xx (0.1%): the judgment's samples rule keeps it from failing a 1% canary (docs/judgment.md).
     baselineErrorRate: numberFlag(values['error-noise'], '--error-noise', 0.001, 0, 0.5),
   });
+  // The freeze labels open pull requests: a local stand-in for GitHub holds three (docs/adapters.md for the real one).
+  const github = process.env.GITHUB_REPOSITORY ? null : await startFakeGitHub({ repository: 'spark/spark-trading', token: 'demo-token' });
+  if (github) {
+    for (const [number, title] of [[101, 'Tune order book depth'], [102, 'Bump ws library'], [103, 'Copy edits on the fees page']] as const) {
+      github.add({ number, title, pullRequest: true });
+    }
+    Object.assign(process.env, { GITHUB_REPOSITORY: github.repository, GITHUB_API_URL: github.url, GITHUB_TOKEN: 'demo-token' });
+    console.log(`demo: a local stand-in for GitHub at ${github.url} holds 3 open pull requests for the freeze`);
+  }
   const worker = await startWorker(path.join(logs, 'worker.log'));
   const client = await ReleaseClient.connect();
   try {
@@ -90,6 +100,10 @@ async function main(): Promise<void> {
     console.log(`Temporal UI: ${config.temporalUiUrl}/namespaces/default/workflows/${release}/${runId}/history`);
     let injected = false;
     const final = await watchRelease(client, release, (line) => console.log(line), 500, async (status) => {
+      // In a real release a confirmer does each item by hand (spark-release redteam confirm); the demo plays elif.
+      for (const item of status.redTeamGate?.state === 'open' ? status.redTeamGate.items.filter((i) => i.state === 'open') : []) {
+        await client.confirmRedTeamItem({ release, item: item.id, by: 'elif', confirmed: true, note: `demo: played by the demo script, nothing was checked by hand (${item.text})` });
+      }
       const gate = status.gates.go;
       if (gate.state === 'open' && gate.decisions.length === 0) {
         const complete = gate.checklist.every((i) => i.ok);
@@ -121,6 +135,7 @@ async function main(): Promise<void> {
     worker.kill('SIGTERM');
     await target.stop();
     await ntp.stop();
+    await github?.close();
   }
 }
 

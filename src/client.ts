@@ -13,7 +13,7 @@ import { exportRules, renderRuleFile } from './rules/export';
 import { assertLicencePolicy } from './ritual/licence';
 import { verifySignedFile } from './ritual/verify';
 import { ReleaseClient, ReleaseCommandError, releaseId } from './release-client';
-import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver, RefusedError } from './workflows/validate';
+import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver, parseRedTeamConfirm, RefusedError } from './workflows/validate';
 import type { CanaryControlAction, ReleaseStatus } from './workflows/messages';
 import { registerSearchAttributesCommand } from './workflows/visibility';
 import { previewRollback } from './cli/rollback-preview';
@@ -215,6 +215,26 @@ export function buildCli(print: (line: string) => void = console.log, printError
         print(`${release}: incident commander is now ${record.to} (handed over by ${record.by})`);
       });
     });
+
+  const redTeam = program.command('redteam').description("the red team's human gate (T-5): what no machine can prove");
+  for (const [name, confirmed] of [['confirm', true], ['decline', false]] as const) {
+    redTeam
+      .command(name)
+      .description(`${confirmed ? 'confirm' : 'decline'} one red-team item, with what you did and saw (a confirmer of the plan)`)
+      .argument('<release>')
+      .argument('<item>', 'the item id (spark-release status shows the open items)')
+      .requiredOption('--note <text>', 'what was done and seen (recorded with your name)')
+      .option('--as <person>', 'who answers (default: $SPARK_RELEASE_USER or your user name)')
+      .option('--run <runId>', 'bind the answer to this run (default: the current run)')
+      .action(async (release: string, item: string, opts: { note: string; as?: string; run?: string }) => {
+        const input = { release, item, by: actor(opts.as), confirmed, note: opts.note };
+        parseRedTeamConfirm({ ...input, runId: opts.run ?? '(current run)' });
+        await withClient(async (client) => {
+          const answered = await client.confirmRedTeamItem({ ...input, runId: opts.run });
+          print(`${release}: red-team item ${answered.id} ${answered.state} by ${answered.by}`);
+        });
+      });
+  }
 
   const evidence = program.command('evidence').description('the evidence ledger');
   evidence

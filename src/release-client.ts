@@ -14,11 +14,11 @@ import type { ReleasePlan } from './plan/schema';
 import { temporalSettings } from './temporal';
 import { loadConfig } from './config';
 import {
-  abortSignal, canaryControlUpdates, decideGateUpdate, handOverUpdate, holdSignal, planQuery, resumeSignal, statusQuery,
+  abortSignal, canaryControlUpdates, confirmRedTeamItemUpdate, decideGateUpdate, handOverUpdate, holdSignal, planQuery, resumeSignal, statusQuery,
   type CanaryControlAction, type CanaryControlInput, type ControlInput, type DecisionRecord, type GateDecisionInput,
-  type GateDecisionResult, type HandOverInput, type ReleaseStatus,
+  type GateDecisionResult, type HandOverInput, type RedTeamConfirmInput, type RedTeamItemState, type ReleaseStatus,
 } from './workflows/messages';
-import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver } from './workflows/validate';
+import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver, parseRedTeamConfirm } from './workflows/validate';
 import type { ReleaseInput, ReleaseResult } from './workflows/release';
 import { SEARCH_ATTRIBUTES } from './workflows/visibility';
 
@@ -197,6 +197,13 @@ export class ReleaseClient {
     let handOver = parseHandOver({ ...rest, runId: input.runId ?? runId });
     if (key !== undefined) handOver = { ...handOver, ...signed({ release: handOver.release, runId: handOver.runId, target: 'handover', decision: handOver.to, by: handOver.by, reason: handOver.reason }, key) };
     return this.refusable(() => handle.executeUpdate(handOverUpdate, { args: [handOver] }));
+  }
+
+  /** A confirmer's answer to one red-team item a machine cannot check (the red-team gate, T-5). */
+  async confirmRedTeamItem(input: Omit<RedTeamConfirmInput, 'runId'> & { runId?: string }): Promise<RedTeamItemState> {
+    const { handle, runId } = await this.running(input.release, input.runId);
+    const answer = parseRedTeamConfirm({ ...input, runId: input.runId ?? runId });
+    return this.refusable(() => handle.executeUpdate(confirmRedTeamItemUpdate, { args: [answer] }));
   }
 
   async control(release: string, kind: 'abort' | 'hold' | 'resume', input: ControlInput): Promise<void> {

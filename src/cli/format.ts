@@ -41,6 +41,12 @@ export function formatProgress(prev: ReleaseStatus | null, s: ReleaseStatus): st
       out.push(`phase ${p.phase.padEnd(12)} ${p.state}${p.summary && p.state !== 'running' ? ` (${p.summary})` : ''}`);
     }
   }
+  const redTeam = s.redTeamGate;
+  for (const item of redTeam?.items ?? []) {
+    const before = prev?.redTeamGate?.items.find((i) => i.id === item.id);
+    if (item.state === 'open' && !before) out.push(`red-team item ${item.id} awaits a confirmer: ${item.text} (spark-release redteam confirm|decline ${s.release} ${item.id} --note ...)`);
+    if (item.state !== 'open' && before?.state !== item.state) out.push(`red-team item ${item.id} ${item.state}${item.by ? ` by ${item.by}` : ''}${item.note ? `: ${item.note}` : ''}`);
+  }
   const gate = s.gates.go;
   if (gate.state !== prev?.gates.go.state && gate.state !== 'pending') {
     out.push(`gate go ${gate.state}: checklist ${gate.checklist.filter((i) => i.ok).length}/${gate.checklist.length}`);

@@ -6,15 +6,7 @@
 import { condition, setHandler } from '@temporalio/workflow';
 import { confirmRedTeamItemUpdate, type RedTeamConfirmInput, type RedTeamItemState } from './messages';
 import type { ReleaseRun } from './run';
-import { objectOf, person, reasonOf, RefusedError, text } from './validate';
-
-/** Shape of a confirmRedTeamItem update; every problem names its field. */
-export function parseRedTeamConfirm(input: unknown): RedTeamConfirmInput {
-  const obj = objectOf(input, 'red-team confirmation', ['release', 'runId', 'item', 'by', 'confirmed', 'note']);
-  const head = { release: text(obj, 'release'), runId: text(obj, 'runId'), item: text(obj, 'item'), by: person(obj, 'by') };
-  if (typeof obj.confirmed !== 'boolean') throw new RefusedError('confirmed: must be true or false');
-  return { ...head, confirmed: obj.confirmed, note: reasonOf(obj, 'note') };
-}
+import { parseRedTeamConfirm, RefusedError } from './validate';
 
 /** Registers the update (at the top of the workflow); it is refused until the red-team phase opens the gate. */
 export function registerRedTeamGate(run: ReleaseRun): void {

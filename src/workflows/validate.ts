@@ -2,7 +2,7 @@
 // validators (a refusal writes nothing to history) and in the CLI and Slack
 // receiver before anything is sent, so every edge refuses the same way.
 import type { ReleasePlan } from '../plan/schema';
-import type { CanaryControlAction, CanaryControlInput, ControlInput, GateDecisionInput, GateId, HandOverInput, ReleaseStatus } from './messages';
+import type { CanaryControlAction, CanaryControlInput, ControlInput, GateDecisionInput, GateId, HandOverInput, RedTeamConfirmInput, ReleaseStatus } from './messages';
 
 export const MAX_REASON_LENGTH = 2000;
 /** Names: releases, runs, people, gates, items. */
@@ -258,4 +258,12 @@ export function checkHandOver(h: HandOverInput, ctx: CommandContext): void {
   checkCommander(h.by, 'hand over the war-room', ctx);
   if (!ctx.people.includes(h.to)) throw new RefusedError(`to: "${h.to}" is not a person of this release's plan (people: ${ctx.people.join(', ')})`);
   if (h.to === ctx.commander) throw new RefusedError(`to: "${h.to}" is already the incident commander`);
+}
+
+/** Shape of a confirmRedTeamItem update; every problem names its field. */
+export function parseRedTeamConfirm(input: unknown): RedTeamConfirmInput {
+  const obj = objectOf(input, 'red-team confirmation', ['release', 'runId', 'item', 'by', 'confirmed', 'note']);
+  const head = { release: text(obj, 'release'), runId: text(obj, 'runId'), item: text(obj, 'item'), by: person(obj, 'by') };
+  if (typeof obj.confirmed !== 'boolean') throw new RefusedError('confirmed: must be true or false');
+  return { ...head, confirmed: obj.confirmed, note: reasonOf(obj, 'note') };
 }

@@ -14,7 +14,7 @@ import { createGitTagger, TagRefusedError } from '../../src/adapters/scm/git';
 import { createGitHubFreeze, GitHubError } from '../../src/adapters/scm/github';
 import { createCloseoutActivities } from '../../src/activities/closeout';
 import { loadConfig } from '../../src/config';
-import { startFakeGitHub, type FakeGitHub } from '../support/fake-github';
+import { startFakeGitHub, type FakeGitHub } from '../../demo/fake-github';
 
 const exec = promisify(execFile);
 const git = async (cwd: string, ...args: string[]) => (await exec('git', ['-C', cwd, ...args])).stdout.trim();

@@ -5,7 +5,7 @@ import { projectRoot } from '../../src/config';
 import { loadPlanFileWith } from '../../src/plan/loader';
 import { PlanError } from '../../src/plan/schema';
 import { targetProblems } from '../../src/plan/target';
-import { parseRedTeamConfirm } from '../../src/workflows/redteam-gate';
+import { parseRedTeamConfirm } from '../../src/workflows/validate';
 
 const shipped = path.join(projectRoot, 'plans', 'v1.4.0.yaml');
 

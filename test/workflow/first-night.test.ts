@@ -32,7 +32,7 @@ import { renderCanaryQueries } from '../../src/workflows/canary';
 import { samplesKey } from '../../src/workflows/decide';
 import type { FirstNightInput, FirstNightResult } from '../../src/workflows/first-night';
 import { setRisksUpdate } from '../../src/workflows/messages';
-import { startFakeGitHub, type FakeGitHub } from '../support/fake-github';
+import { startFakeGitHub, type FakeGitHub } from '../../demo/fake-github';
 import { startHarness, uniquePlan, waitForStatus, workflowBundle, type Harness } from '../support/harness';
 
 const exec = promisify(execFile);

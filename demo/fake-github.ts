@@ -1,4 +1,4 @@
-// A small GitHub REST API on loopback for the freeze tests: one repository's
+// A small GitHub REST API on loopback for the demo and the freeze tests: one repository's
 // pull requests and issues, their labels, pagination with Link headers (pages
 // smaller than GitHub's so a handful of pull requests spans several), token
 // auth, and injected failures. Only the endpoints the freeze uses.
