@@ -110,7 +110,11 @@ const workerConfigSchema = z.strictObject({
       router: z.literal('nginx'), nginxBinary: z.string().min(1), configFile: z.string().min(1), upstream: z.string().min(1),
       stableServer: z.string().min(1), canaryServer: z.string().min(1), nginxPrefix: z.string().optional(), nginxConfig: z.string().optional(),
     }),
-    z.strictObject({ router: z.literal('command'), command: z.string().min(1), timeout: z.string().default('30s') }),
+    z.strictObject({
+      router: z.literal('command'), command: z.string().min(1), timeout: z.string().default('30s'),
+      /** Prints the canary percent the backend holds (a bare number), so weights can be read back. */
+      readCommand: z.string().min(1).optional(),
+    }),
   ])).default({}),
   /** The people registry file, relative to the project root. */
   people: z.string().min(1).optional(),
@@ -127,7 +131,7 @@ export function loadWorkerConfig(file = env('SPARK_WORKER_CONFIG', path.join(pro
   const inRoot = (p: string) => (path.isAbsolute(p) ? p : path.join(projectRoot, p));
   const routers = Object.fromEntries(Object.entries(parsed.data.routers).map(([name, r]) => [name, r.router === 'nginx'
     ? { ...r, nginxBinary: r.nginxBinary.includes('/') ? inRoot(r.nginxBinary) : r.nginxBinary, configFile: inRoot(r.configFile) }
-    : { router: 'command' as const, command: r.command, timeoutMs: parseDuration(r.timeout) }]));
+    : { router: 'command' as const, command: r.command, timeoutMs: parseDuration(r.timeout), ...(r.readCommand ? { readCommand: r.readCommand } : {}) }]));
   const people = parsed.data.people === undefined ? undefined : loadPeopleRegistry(inRoot(parsed.data.people));
   return {
     file, urlPrefixes: parsed.data.urlPrefixes, paths: parsed.data.paths, routers,

@@ -52,7 +52,7 @@ export function createNotifyActivities(deps: NotifyDeps) {
         if (!sent.delivered && notifier.configured) log.warn(`chat ${sent.detail}`, { release: req.release, key: req.key });
         return sent;
       });
-      return { delivered: delivery.delivered, detail: delivery.detail, ...(delivery.message ? { message: delivery.message } : {}) };
+      return { delivered: delivery.delivered, detail: delivery.detail, configured: notifier.configured, ...(delivery.message ? { message: delivery.message } : {}) };
     },
 
     async page(req: PageRequest): Promise<AnnounceResult> {

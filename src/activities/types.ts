@@ -128,6 +128,8 @@ export interface AnnounceRequest extends ReleaseRef {
 export interface AnnounceResult {
   delivered: boolean;
   detail: string;
+  /** False when the worker has no chat: the announcement is recorded in the evidence only. */
+  configured?: boolean;
   message?: MessageRef;
 }
 

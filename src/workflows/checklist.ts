@@ -27,7 +27,6 @@ export function buildChecklist(plan: ReleasePlan, status: ReleaseStatus, canaryW
       detail: [...missing.map((m) => `${m}: not planned`), ...bad].join('; ') || 'pass',
     };
   };
-  const freeze = status.phases.find((p) => p.phase === 'freeze');
   return [
     phaseItem('Preflight: every check passes', 'preflight'),
     phaseItem('Blind spots: every check passes', 'blindSpots'),
@@ -41,7 +40,27 @@ export function buildChecklist(plan: ReleasePlan, status: ReleaseStatus, canaryW
       ok: canaryWeight === 0,
       detail: canaryWeight === null ? 'router did not report a weight' : `canary weight ${canaryWeight}%`,
     },
-    { item: 'War-room staffed: incident commander named', ok: plan.people.some((p) => p.id === plan.incidentCommander), detail: `IC: ${plan.incidentCommander}` },
-    { item: 'Change freeze in effect', ok: freeze?.state === 'done', detail: `freeze phase ${freeze?.state ?? 'missing'}` },
+    warRoomItem(plan, status),
+    freezeItem(status),
   ];
+}
+
+/** The incident commander can be reached and the war-room was opened where people will see it. */
+function warRoomItem(plan: ReleasePlan, status: ReleaseStatus): ChecklistItem {
+  const item = 'War-room staffed: incident commander reachable, war-room opened';
+  const ic = plan.people.find((p) => p.id === plan.incidentCommander);
+  if (!ic?.slack && !ic?.email) return { item, ok: false, detail: `IC ${plan.incidentCommander} has no Slack id or e-mail in the plan: nobody can page them` };
+  const opened = status.warRoomOpened;
+  if (!opened) return { item, ok: false, detail: 'the war-room was never opened' };
+  if (opened.delivered) return { item, ok: true, detail: `IC: ${ic.id}; ${opened.detail}` };
+  if (opened.configured === false) return { item, ok: true, detail: `IC: ${ic.id}; no chat configured: the opening is recorded in announcements.txt only` };
+  return { item, ok: false, detail: `IC: ${ic.id}; the war-room announcement failed: ${opened.detail}` };
+}
+
+/** Open pull requests are held: the SCM freeze ran, not merely the phase. */
+function freezeItem(status: ReleaseStatus): ChecklistItem {
+  const item = 'Change freeze in effect: open pull requests held';
+  const freeze = status.scm?.find((s) => s.action === 'freeze');
+  if (!freeze) return { item, ok: false, detail: 'the freeze has not run' };
+  return { item, ok: freeze.status === 'done', detail: freeze.status === 'not-configured' ? 'no SCM configured (GITHUB_REPOSITORY): no pull request is held' : freeze.summary };
 }

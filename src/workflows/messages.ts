@@ -107,6 +107,10 @@ export interface StageRecord {
   total: number;
   /** Last value of each signal in this stage. */
   values: Record<string, string>;
+  /** Signals that lacked samples when the stage proceeded because the plan says proceed: promoted unmeasured. */
+  unmeasured?: string[];
+  /** Who ended the stage early with the promote command (their reason is in the decisions). */
+  promotedBy?: string;
 }
 
 /** `released-unverified`: at 100%, but the first night lacked data past the plan's budget (no tag). */
@@ -151,6 +155,8 @@ export interface ReleaseStatus {
   risks?: RemainingRisk[];
   /** Freeze, freeze lift and tag, as the SCM adapters reported them. */
   scm?: ScmOutcome[];
+  /** How the war-room's opening announcement went (the GO checklist's "war-room staffed"). */
+  warRoomOpened?: { delivered: boolean; detail: string; configured?: boolean };
   /** The first-night watch, once it has ended. */
   firstNight?: FirstNightSummary;
   /** The red team's human items (src/workflows/redteam-gate.ts), once the red-team phase opened them. */

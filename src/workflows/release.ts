@@ -196,7 +196,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     await run.announce('deploys', `Change freeze for ${plan.service} ${plan.version}: open pull requests are held (${plan.scm.holdLabel}) until the release closes (${freeze.summary}). Initiated by ${input.initiator}.`, 'freeze');
 
     await enter('war-room');
-    await run.announce('warRoom', `War-room open for ${plan.service} ${plan.version}. Incident commander: ${plan.incidentCommander}. Signal only; pager in yellow (high alert).`, 'war-room');
+    status.warRoomOpened = await run.announce('warRoom', `War-room open for ${plan.service} ${plan.version}. Incident commander: ${plan.incidentCommander}. Signal only; pager in yellow (high alert).`, 'war-room');
 
     await enter('preflight');
     const preflight = await checksOf(['preflight', 'blindSpots'], context);

@@ -45,6 +45,23 @@ describe('command router', () => {
     await expect(router.currentCanaryWeight()).resolves.toBeNull();
   });
 
+  it('reads the weight back through the read command, and refuses output that is not a percent', async () => {
+    const weights = path.join(dir, 'held.txt');
+    const router = createTrafficRouter({
+      router: 'command', timeoutMs: 10_000,
+      command: `printf '%s' "$SPARK_CANARY_WEIGHT" > '${weights}'`,
+      readCommand: `cat '${weights}'`,
+    });
+    await router.setCanaryWeight(5);
+    await expect(router.currentCanaryWeight()).resolves.toBe(5);
+    await router.setCanaryWeight(0);
+    await expect(router.currentCanaryWeight()).resolves.toBe(0);
+    const confused = createTrafficRouter({ router: 'command', timeoutMs: 10_000, command: 'true', readCommand: 'echo "weight: 5"' });
+    await expect(confused.currentCanaryWeight()).rejects.toThrow('traffic readCommand "echo \\"weight: 5\\"" must print the canary percent (0-100), printed "weight: 5"');
+    const failing = createTrafficRouter({ router: 'command', timeoutMs: 10_000, command: 'true', readCommand: 'exit 3' });
+    await expect(failing.currentCanaryWeight()).rejects.toThrow(/exited with code 3/);
+  });
+
   it("fails with the command's exit code and stderr", async () => {
     const router = createTrafficRouter({
       router: 'command',

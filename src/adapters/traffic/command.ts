@@ -22,9 +22,18 @@ export function createCommandRouter(config: CommandTrafficConfig): TrafficRouter
       const shown = `SPARK_CANARY_WEIGHT=${env.SPARK_CANARY_WEIGHT} SPARK_STABLE_WEIGHT=${env.SPARK_STABLE_WEIGHT} sh -c ${JSON.stringify(command)}`;
       return { previous: null, current: percent, detail: `${shown}\nexit 0${stdout ? `; stdout: ${stdout}` : ''}` };
     },
-    // A command is fire-and-forget: nothing to ask the backend what it holds.
-    currentCanaryWeight: async () => null,
+    // Without a read command there is nothing to ask the backend what it holds.
+    currentCanaryWeight: async () => (config.readCommand ? parseReadBack(config.readCommand, await runShell(config.readCommand, {}, config.timeoutMs)) : null),
   };
+}
+
+/** The read command prints the canary's percent; anything else is an error, never a guess. */
+function parseReadBack(command: string, stdout: string): number {
+  const percent = /^\d+(\.\d+)?$/.test(stdout) ? Number(stdout) : NaN;
+  if (!(percent >= 0 && percent <= 100)) {
+    throw new Error(`traffic readCommand ${JSON.stringify(command)} must print the canary percent (0-100), printed ${JSON.stringify(stdout.slice(0, 200))}`);
+  }
+  return percent;
 }
 
 /** Runs `command` with /bin/sh; resolves with its stdout, rejects with its stderr. */

@@ -53,6 +53,7 @@ function buildRouter(config: RouterSettings | TrafficConfig): TrafficRouter {
         router: 'command',
         command: requireText(raw.command, 'traffic.command'),
         timeoutMs: requireTimeoutMs(raw.timeoutMs, 'traffic.timeoutMs'),
+        ...(raw.readCommand === undefined ? {} : { readCommand: requireText(raw.readCommand, 'traffic.readCommand') }),
       });
     case 'record-only':
       return createRecordOnlyRouter();

@@ -32,5 +32,5 @@ export type TrafficConfig =
 export type RouterSettings =
   | { router: 'local'; adminUrl: string }
   | { router: 'nginx'; configFile: string; upstream: string; stableServer: string; canaryServer: string; nginxBinary: string; nginxPrefix?: string; nginxConfig?: string }
-  | { router: 'command'; command: string; timeoutMs: number }
+  | { router: 'command'; command: string; timeoutMs: number; readCommand?: string }
   | { router: 'record-only' };
