@@ -85,8 +85,9 @@ function buildSchema(timeScale: number) {
     /** Consecutive no-data / query-error evaluations tolerated (stage held meanwhile) before `onMissingData`. */
     missingDataBudget: z.number().int().min(1).default(3),
     onMissingData: z.enum(ACTIONS).default('page-human'),
-    /** Applied when the stage has run its duration and the signal still lacks samples. */
-    onInsufficientSamples: z.enum(ACTIONS).default('proceed'),
+    /** Applied when the stage and its dwell extension have run and the signal still lacks samples
+     * (default: canary.onInsufficientSamples). */
+    onInsufficientSamples: z.enum(ACTIONS).optional(),
     /** A value above the bound that is not yet significant (see `samples.significance`), or no baseline to compare with. */
     onInconclusive: z.enum(ACTIONS).default('hold'),
   });
@@ -227,8 +228,19 @@ function buildSchema(timeScale: number) {
         badTrendHold: duration(),
         /** Longest wait for a human while paged (missing data, manual hold) before rolling back. */
         humanWaitLimit: duration(),
-        /** How long a stage may outlast its duration while the canary-versus-stable comparison gathers samples. */
+        /** How long a stage may outlast its duration while its signals and the canary-versus-stable comparison gather samples. */
         maxDwellExtension: duration({ allowZero: true }).prefault('0'),
+        /** A signal still lacking samples when the dwell extension is spent: hold and page (a person may promote
+         * with a reason). `proceed` promotes the stage unmeasured, and every line and record says so. */
+        onInsufficientSamples: z.enum(ACTIONS).default('page-human'),
+        /** The canary must receive its planned share: requests per track since the stage began ($track, $rate). */
+        trafficShare: z.strictObject({
+          query: z.string().min(1),
+          /** Below this fraction of the planned share, significantly, the canary is not taking its traffic. */
+          minShare: z.number().gt(0).lte(1).default(0.5),
+          /** One-sided binomial p-value below which the shortfall counts. */
+          significance: probability.default('0.001'),
+        }).optional(),
         /** Settings of the canary-versus-stable comparison of signals with `versusStable`. */
         versusStable: z.strictObject({
           /** Range-query step (Prometheus' real clock): one sample per track per step. */
@@ -431,6 +443,7 @@ export type TriggerSpec = ReleasePlan['triggers'][number];
 export type TriggerCondition = TriggerSpec['and'][number];
 export type SamplesSpec = NonNullable<SignalSpec['samples']>;
 export type VersusStableSettings = NonNullable<ReleasePlan['canary']['versusStable']>;
+export type TrafficShareSpec = NonNullable<ReleasePlan['canary']['trafficShare']>;
 export type StageSpec = ReleasePlan['canary']['stages'][number];
 export type GateSpec = ReleasePlan['gates']['go'];
 export type Person = ReleasePlan['people'][number];

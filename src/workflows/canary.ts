@@ -5,7 +5,9 @@ import type { InstantResult } from '../adapters/metrics/provider';
 import { renderQuery } from '../adapters/metrics/query';
 import { promDuration } from '../plan/duration';
 import type { ReleasePlan } from '../plan/schema';
-import { emptyMemory, judge, queryTemplates, type JudgeMemory, type Judgment } from './decide';
+import {
+  emptyMemory, judge, queryTemplates, stageWideTemplates, TRAFFIC_ALL_KEY, TRAFFIC_CANARY_KEY, type JudgeMemory, type Judgment,
+} from './decide';
 import type { StageRecord } from './messages';
 import type { ReleaseRun } from './run';
 import { manualRollback, takePromotion } from './human-control';
@@ -17,17 +19,24 @@ export type CanaryOutcome =
   | { kind: 'promoted' }
   | { kind: 'rollback'; reason: string; cause: string };
 
-/** Signal and trigger queries (with their samples and conditions), rendered for the canary and deduplicated. */
-export function renderCanaryQueries(plan: ReleasePlan, track: string): { byId: Record<string, string>; unique: string[] } {
-  const vars: Record<string, string> = {
-    service: plan.service,
-    version: plan.version,
-    track,
-    rate: promDuration(plan.metrics.rateWindow),
-  };
-  const render = (template: string) => renderQuery(template, vars);
+/**
+ * Signal and trigger queries (with their samples and conditions), rendered for the canary and deduplicated.
+ * With `stageAgeMs` at least one rate window: also the counts since the stage began (its age as `$rate`)
+ * and the traffic-share queries.
+ */
+export function renderCanaryQueries(plan: ReleasePlan, track: string, stageAgeMs?: number): { byId: Record<string, string>; unique: string[] } {
+  const vars = { service: plan.service, version: plan.version, track, rate: promDuration(plan.metrics.rateWindow) };
   const byId: Record<string, string> = {};
-  for (const { key, template } of queryTemplates(plan)) byId[key] = render(template);
+  for (const { key, template } of queryTemplates(plan)) byId[key] = renderQuery(template, vars);
+  if (stageAgeMs !== undefined && stageAgeMs >= plan.metrics.rateWindow) {
+    const stageVars = { ...vars, rate: `${Math.ceil(stageAgeMs / 1000)}s` };
+    for (const { key, template } of stageWideTemplates(plan)) byId[key] = renderQuery(template, stageVars);
+    const share = plan.canary.trafficShare;
+    if (share) {
+      byId[TRAFFIC_CANARY_KEY] = renderQuery(share.query, stageVars);
+      byId[TRAFFIC_ALL_KEY] = renderQuery(share.query, { ...stageVars, track: `${track}|stable` });
+    }
+  }
   return { byId, unique: [...new Set(Object.values(byId))] };
 }
 
@@ -44,7 +53,6 @@ function abortOutcome(run: ReleaseRun): CanaryOutcome | null {
 
 export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
   const { plan } = run;
-  const queries = renderCanaryQueries(plan, 'canary');
   let memory: JudgeMemory = emptyMemory();
   const interval = plan.canary.evaluationInterval;
   const canaryStart = Date.now();
@@ -72,6 +80,7 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
 
     const stageStart = Date.now();
     let stageEnd = stageStart + spec.duration;
+    let previousEvaluation = stageStart;
     let holdDeadline: number | null = null;
     let pagedSince: number | null = null;
     /** When a stage past its hold was paged for data it cannot judge: one page, then the human wait limit. */
@@ -96,23 +105,32 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
       }
 
       stage.evaluations += 1;
+      const queries = renderCanaryQueries(plan, 'canary', Date.now() - stageStart);
       // Instant and range queries in parallel: one activity round trip per evaluation.
       const [results, ranges] = await Promise.all([run.evaluate(queries.unique), compareWithStable(run, stageStart)]);
       const judgment = judge({
         signals: plan.signals, triggers: plan.triggers, results, queries: queries.byId,
         baseline: run.baseline, memory, now: Date.now(),
         ranges, versusStable: plan.canary.versusStable, ...dwellState(plan, stageStart, stageEnd, Date.now()),
+        onInsufficientSamples: plan.canary.onInsufficientSamples,
+        ...(plan.canary.trafficShare ? { traffic: { plannedPercent: spec.traffic, check: plan.canary.trafficShare } } : {}),
       });
       memory = judgment.memory;
       last = judgment;
       recordEvaluation(run, stage, judgment, results);
 
       const now = Date.now();
+      // Time in which the stage could not be judged does not count toward its dwell: it soaks again.
+      if (judgment.missingData) stageEnd += now - previousEvaluation;
+      previousEvaluation = now;
       const stageOver = now >= stageEnd;
       // At low traffic the stage outlasts its duration (bounded by maxDwellExtension) until stable can be compared.
       const decision: 'continue' | 'proceed' | 'extend' | Judgment['action'] =
         judgment.action !== 'continue' ? judgment.action : !stageOver ? 'continue' : judgment.clean ? 'proceed' : judgment.waitingForSamples ? 'extend' : 'continue';
-      const line = warRoomLine({ elapsedMs: now - canaryStart, stageIndex: index, traffic: spec.traffic, specs: plan.signals, evaluations: judgment.signals, action: decision });
+      const line = warRoomLine({
+        elapsedMs: now - canaryStart, stageIndex: index, traffic: spec.traffic, specs: plan.signals, evaluations: judgment.signals, action: decision,
+        unmeasured: decision === 'proceed' ? judgment.unmeasured : [],
+      });
       run.warRoom(line, `${stageKey}/eval/${stage.evaluations}`);
 
       if (judgment.action === 'rollback') {
@@ -154,6 +172,7 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
 
     stage.state = 'passed';
     stage.endedAt = new Date().toISOString();
+    if (last?.unmeasured.length) stage.unmeasured = last.unmeasured;
     run.record({
       key: `${stageKey}/summary`, file: `summary_stage_${spec.traffic}.txt`, kind: 'stage',
       body: stageSummary(run, stage, last),
@@ -195,13 +214,14 @@ function stageSummary(run: ReleaseRun, stage: StageRecord, last: Judgment | null
     `started: ${stage.startedAt}`,
     `ended: ${stage.endedAt}`,
     `evaluations: ${stage.evaluations}`,
-    `result: ${stage.passed}/${stage.total} signals pass at the last evaluation; proceed`,
+    `result: ${stage.passed}/${stage.total} signals pass at the last evaluation; ${stage.promotedBy ? `promoted by ${stage.promotedBy}` : stage.unmeasured ? `promoted unmeasured (${stage.unmeasured.join(', ')} lacked samples; the plan says proceed)` : 'proceed'}`,
     '',
     'signal | outcome | value | threshold',
   ];
   for (const s of last?.signals ?? []) lines.push(`${s.id} | ${s.outcome} | ${s.value ?? 'n/a'} | ${s.comparator} ${s.threshold ?? 'n/a'}`);
   lines.push('', 'trigger | condition | detail');
   for (const t of last?.triggers ?? []) lines.push(`${t.id} | ${t.condition === null ? 'unknown' : t.condition} | ${t.detail}`);
+  if (last?.trafficShare) lines.push('', `traffic share: ${last.trafficShare.outcome}: ${last.trafficShare.detail}`);
   if (last?.comparisons.length) {
     lines.push('', 'versus stable | outcome | detail');
     for (const c of last.comparisons) lines.push(`${c.id} | ${c.outcome} | ${c.detail}`);

@@ -5,9 +5,9 @@
 import Decimal from 'decimal.js';
 import type { InstantResult, RangeResult } from '../adapters/metrics/provider';
 import type {
-  Action, Comparator, SamplesSpec, SignalSpec, TriggerCondition, TriggerSpec, VersusStableSettings,
+  Action, Comparator, SamplesSpec, SignalSpec, TrafficShareSpec, TriggerCondition, TriggerSpec, VersusStableSettings,
 } from '../plan/schema';
-import { binomialUpperTail, mannWhitneyU, median, significant } from './stats';
+import { binomialLowerTail, binomialUpperTail, mannWhitneyU, median, significant } from './stats';
 
 export type Outcome = 'pass' | 'breach' | 'trigger' | 'no-data' | 'query-error' | 'insufficient-samples' | 'inconclusive';
 
@@ -24,6 +24,8 @@ export interface SignalEvaluation {
   samples?: string;
   /** Exact binomial p-value of a ratio above its bound. */
   pValue?: string;
+  /** Judged on the counts since the stage began (its rate window held too few samples). */
+  overStage?: boolean;
 }
 
 export interface TriggerEvaluation {
@@ -85,6 +87,10 @@ export interface Judgment {
   cause?: string;
   /** Held (not rolled back) because data is missing: only a human or fresh data moves it. */
   missingData: boolean;
+  /** Signals accepted without enough samples because the plan says proceed: "promoted unmeasured". */
+  unmeasured: string[];
+  /** Whether the canary receives its planned share of requests (when the plan checks it). */
+  trafficShare?: TrafficShareEvaluation;
 }
 
 export function emptyMemory(): JudgeMemory {
@@ -94,6 +100,17 @@ export function emptyMemory(): JudgeMemory {
 /** Query keys: a signal's or trigger's own query under its id, the rest under id + suffix (ids never contain ':'). */
 export const samplesKey = (id: string) => `${id}:samples`;
 export const conditionKey = (triggerId: string, index: number) => `${triggerId}:and${index + 1}`;
+/** A counted signal's value and samples over the stage so far (`$rate` = the stage's age), not one rate window. */
+export const stageWideKey = (id: string) => `${id}:stage`;
+export const stageWideSamplesKey = (id: string) => `${id}:samples:stage`;
+
+/** The queries behind the counts since the stage began: every signal that counts its samples. */
+export function stageWideTemplates(plan: { signals: SignalSpec[] }): { key: string; template: string }[] {
+  return plan.signals.filter((s) => s.samples).flatMap((s) => [
+    { key: stageWideKey(s.id), template: s.query },
+    { key: stageWideSamplesKey(s.id), template: s.samples!.query },
+  ]);
+}
 
 /** Every instant query the judgment reads, by key, as plan templates. */
 export function queryTemplates(plan: { signals: SignalSpec[]; triggers: TriggerSpec[] }): { key: string; template: string }[] {
@@ -182,14 +199,24 @@ function judgeExcess(spec: SamplesSpec | undefined, samples: Counted | null, raw
   if (spec.significance) {
     const p = ratioExcessPValue(raw, samples.count, new Decimal(bound).div(scale));
     const sig = significant(p, spec.significance);
-    return { counts: sig, pValue: p, why: ` (p=${formatP(p)} over ${samples.count.toDecimalPlaces(0)} samples, ${sig ? 'significant' : 'not significant'} at ${spec.significance})` };
+    return { counts: sig, pValue: p, why: ` (p=${formatP(p)} over ${events(samples.count)} samples, ${sig ? 'significant' : 'not significant'} at ${spec.significance})` };
   }
-  return { counts: samples.enough, why: samples.enough ? '' : ` (${samples.count} of ${spec.minimum} samples)` };
+  return { counts: samples.enough, why: samples.enough ? '' : ` (${events(samples.count)} of ${spec.minimum} samples)` };
 }
 
 function formatP(p: number): string {
   return new Decimal(p).toSignificantDigits(3).toString();
 }
+
+/** A number for people: three significant digits, no exponent (raw values stay in the evidence). */
+export function readable(value: Decimal.Value): string {
+  const d = new Decimal(value);
+  if (d.isZero() || !d.isFinite()) return d.toString();
+  return d.abs().gte(1000) ? d.toDecimalPlaces(0).toString() : d.toSignificantDigits(3).toFixed();
+}
+
+/** Events are whole: Prometheus' extrapolated increase() of 47.73 requests is shown as 48. */
+const events = (count: Decimal) => count.toDecimalPlaces(0).toString();
 
 function judgeSignal(
   spec: SignalSpec,
@@ -202,7 +229,7 @@ function judgeSignal(
   if (samples && 'outcome' in samples) return { ...base, ...samples };
   const counted = samples ? { samples: samples.count.toString() } : {};
   const few = samples !== null && !samples.enough;
-  const fewDetail = few ? `${samples.count} of ${spec.samples!.minimum} samples` : '';
+  const fewDetail = few ? `${events(samples.count)} of ${spec.samples!.minimum} samples` : '';
   const missing = missingOf(result);
   if (missing) {
     // No traffic gives 0/0: with too few samples that is a lack of samples, not a hole in the data.
@@ -217,15 +244,18 @@ function judgeSignal(
   }
   const ok = compare(value, spec.pass.comparator, threshold);
   const judged = { ...base, ...counted, value, threshold };
+  const shown = `${readable(value)}${spec.unit}`;
+  const bound = `${readable(threshold)}${spec.unit}`;
+  const over = samples && !few ? ` on ${events(samples.count)} samples` : '';
   if (ok) {
     return few
-      ? { ...judged, outcome: 'insufficient-samples', detail: `${value}${spec.unit} ${spec.pass.comparator} ${threshold}${spec.unit} on only ${fewDetail}` }
-      : { ...judged, outcome: 'pass', detail: `${value}${spec.unit} ${spec.pass.comparator} ${threshold}${spec.unit}` };
+      ? { ...judged, outcome: 'insufficient-samples', detail: `${shown} ${spec.pass.comparator} ${bound} on only ${fewDetail}` }
+      : { ...judged, outcome: 'pass', detail: `${shown} ${spec.pass.comparator} ${bound}${over}` };
   }
   const excess = judgeExcess(spec.samples, samples, raw, spec.scale, threshold);
   const pValue = excess.pValue === undefined ? {} : { pValue: formatP(excess.pValue) };
   const outcome: Outcome = excess.counts ? 'breach' : few ? 'insufficient-samples' : 'inconclusive';
-  return { ...judged, ...pValue, outcome, detail: `${value}${spec.unit} not ${spec.pass.comparator} ${threshold}${spec.unit}${excess.why}` };
+  return { ...judged, ...pValue, outcome, detail: `${shown} not ${spec.pass.comparator} ${bound}${excess.why}` };
 }
 
 type ConditionState = { condition: boolean | null; value?: string; detail: string; missing?: Missing; insufficient?: boolean };
@@ -237,7 +267,7 @@ function judgeCondition(
   if (missing) return { condition: null, detail: `${label}${missing.detail}`, missing };
   const value = scaled((result as Extract<InstantResult, { kind: 'value' }>).value, scale);
   const condition = compare(value, comparator, threshold);
-  return { condition, value, detail: `${label}${value} ${comparator} ${threshold} is ${condition}` };
+  return { condition, value, detail: `${label}${readable(value)} ${comparator} ${readable(threshold)} is ${condition}` };
 }
 
 /** The trigger's own condition, with its samples: no traffic or a non-significant excess is not a breach. */
@@ -248,12 +278,12 @@ function judgeTriggerMain(spec: TriggerSpec, result: InstantResult | undefined, 
   const state = judgeCondition('', result, spec.scale, spec.comparator, spec.threshold);
   if (state.missing) {
     return few && state.missing.outcome === 'no-data'
-      ? { condition: false, insufficient: true, detail: `${samples.count} of ${spec.samples!.minimum} samples; ${state.detail}` }
+      ? { condition: false, insufficient: true, detail: `${events(samples.count)} of ${spec.samples!.minimum} samples; ${state.detail}` }
       : state;
   }
   if (state.condition && samples) {
     const excess = judgeExcess(spec.samples, samples, (result as Extract<InstantResult, { kind: 'value' }>).value, spec.scale, spec.threshold);
-    if (!excess.counts) return { ...state, condition: false, insufficient: true, detail: `${state.value} ${spec.comparator} ${spec.threshold}${excess.why}` };
+    if (!excess.counts) return { ...state, condition: false, insufficient: true, detail: `${readable(state.value!)} ${spec.comparator} ${readable(spec.threshold)}${excess.why}` };
     return { ...state, detail: `${state.detail}${excess.why}` };
   }
   return few ? { ...state, insufficient: true } : state;
@@ -317,12 +347,17 @@ export interface JudgeInput {
   /** Canary and stable range results per signal with versusStable; omit to skip the comparison. */
   ranges?: Record<string, { canary: RangeResult; stable: RangeResult }>;
   versusStable?: VersusStableSettings;
-  /** The stage has run its duration: a signal still lacking samples takes its onInsufficientSamples policy
-   * (a longer dwell does not help a sliding window). */
+  /** The stage has run its duration: a signal still lacking samples waits (the dwell extension) for more. */
   stageOver?: boolean;
   /** Waiting longer cannot help the comparisons (dwell extension spent, or the minimum out of its reach):
    * one still lacking samples proceeds. */
   dwellExtensionOver?: boolean;
+  /** The dwell extension is spent: a signal still lacking samples takes its onInsufficientSamples policy. */
+  extensionSpent?: boolean;
+  /** The plan's default for a signal without its own onInsufficientSamples (canary.onInsufficientSamples). */
+  onInsufficientSamples?: Action;
+  /** The canary's planned share of requests (percent) and the test that it receives it (canary.trafficShare). */
+  traffic?: { plannedPercent: number; check: TrafficShareSpec };
 }
 
 const RANK: Record<StageAction, number> = { continue: 0, hold: 1, 'page-human': 2, rollback: 3 };
@@ -376,25 +411,34 @@ export function judge(input: JudgeInput): Judgment {
     memory.triggers[spec.id] = { since, missingStreak: 0 };
     const fired = condition && since !== null && input.now - since >= spec.for;
     const held = condition ? ` for ${Math.round((input.now - (since ?? input.now)) / 1000)}s` : '';
-    if (fired) apply(spec.action, `trigger ${spec.id}: ${spec.title} (${main.value})`, spec.id);
+    if (fired) apply(spec.action, `trigger ${spec.id}: ${spec.title} (${main.value === undefined ? 'n/a' : readable(main.value)})`, spec.id);
     const outcome = fired ? 'trigger' : condition ? 'breach' : main.insufficient ? 'insufficient-samples' : 'pass';
     return { id: spec.id, outcome, condition, value: main.value, since, fired, detail: detail + held };
   });
 
   const accepted = (outcome: Outcome, settled: boolean, policy: Action) => outcome === 'pass' || (outcome === 'insufficient-samples' && settled && policy === 'proceed');
+  const extensionSpent = input.extensionSpent ?? stageOver;
 
   let unsettled = 0;
   let waiting = 0;
+  const unmeasured: string[] = [];
   const signals = input.signals.map((spec) => {
-    const evaluation = judgeSignal(spec, resultOf(spec.id), resultOf(samplesKey(spec.id)), input.baseline);
+    const evaluation = withStageCounts(spec, judgeSignal(spec, resultOf(spec.id), resultOf(samplesKey(spec.id)), input.baseline), () =>
+      judgeSignal(spec, resultOf(stageWideKey(spec.id)), resultOf(stageWideSamplesKey(spec.id)), input.baseline), input.queries[stageWideKey(spec.id)] !== undefined);
+    const onInsufficient = spec.policy.onInsufficientSamples ?? input.onInsufficientSamples ?? 'page-human';
     const prev = memory.signals[spec.id] ?? { recent: [], missingStreak: 0 };
     const recent = [...prev.recent, evaluation.outcome].slice(-spec.policy.window);
     const missingStreak = MISSING.includes(evaluation.outcome) ? prev.missingStreak + 1 : 0;
     memory.signals[spec.id] = { recent, missingStreak };
     if (evaluation.outcome === 'inconclusive') apply(spec.policy.onInconclusive, `${spec.title}: inconclusive (${evaluation.detail})`, spec.id);
     if (evaluation.outcome === 'insufficient-samples') {
-      if (stageOver) apply(spec.policy.onInsufficientSamples, `${spec.title}: insufficient samples at the end of the stage (${evaluation.detail})`, spec.id);
-      else reasons.push(`${spec.title}: insufficient samples (${evaluation.detail})`);
+      if (extensionSpent) {
+        apply(onInsufficient, `${spec.title}: insufficient samples at the end of the stage (${evaluation.detail})`, spec.id);
+        if (onInsufficient === 'proceed') unmeasured.push(spec.short);
+      } else {
+        reasons.push(`${spec.title}: insufficient samples (${evaluation.detail})`);
+        if (stageOver) waiting += 1;
+      }
     }
     const breaches = recent.filter((o) => o === 'breach').length;
     if (evaluation.outcome === 'breach' && breaches >= spec.policy.breachesToAct) {
@@ -407,7 +451,7 @@ export function judge(input: JudgeInput): Judgment {
       missingData = true;
       reasons.push(`${spec.title}: ${evaluation.outcome} (${missingStreak}/${spec.policy.missingDataBudget} of budget)`);
     }
-    if (!accepted(evaluation.outcome, stageOver, spec.policy.onInsufficientSamples)) unsettled += 1;
+    if (!accepted(evaluation.outcome, extensionSpent, onInsufficient)) unsettled += 1;
     return evaluation;
   });
 
@@ -429,10 +473,66 @@ export function judge(input: JudgeInput): Judgment {
     })
     : [];
 
+  const share = input.traffic ? judgeTrafficShare(input.traffic.plannedPercent, input.traffic.check, resultOf(TRAFFIC_CANARY_KEY), resultOf(TRAFFIC_ALL_KEY)) : undefined;
+  if (share?.outcome === 'breach') escalate('page-human', share.detail, 'traffic-share');
+  else if (share && MISSING.includes(share.outcome)) reasons.push(`traffic share: ${share.detail}`);
+
   const triggersQuiet = triggers.every((t) => t.condition === false);
-  const clean = unsettled === 0 && triggersQuiet;
+  const clean = unsettled === 0 && triggersQuiet && share?.outcome !== 'breach';
   const waitingForSamples = !clean && triggersQuiet && waiting === unsettled && action === 'continue';
-  return { memory, signals, triggers, comparisons, action, clean, waitingForSamples, reasons, cause, missingData };
+  return { memory, signals, triggers, comparisons, action, clean, waitingForSamples, reasons, cause, missingData, unmeasured, ...(share ? { trafficShare: share } : {}) };
+}
+
+/**
+ * The evaluation a counted signal is judged by: its rate window's, unless that window holds too few
+ * samples and the counts since the stage began settle it (a 1% canary gathers its samples over the stage).
+ */
+function withStageCounts(spec: SignalSpec, windowed: SignalEvaluation, stageWide: () => SignalEvaluation, counted: boolean): SignalEvaluation {
+  if (!counted || !spec.samples || windowed.outcome !== 'insufficient-samples') return windowed;
+  const overStage = stageWide();
+  if (overStage.outcome !== 'pass' && overStage.outcome !== 'breach') return windowed;
+  return { ...overStage, detail: `${overStage.detail} since the stage began`, overStage: true };
+}
+
+/** Keys of the traffic-share queries: canary requests and all requests since the stage began. */
+export const TRAFFIC_CANARY_KEY = 'traffic-share:canary';
+export const TRAFFIC_ALL_KEY = 'traffic-share:all';
+
+export interface TrafficShareEvaluation {
+  /** breach: the canary receives significantly less than `minShare` of its planned share. */
+  outcome: Extract<Outcome, 'pass' | 'breach' | 'no-data' | 'query-error' | 'insufficient-samples'>;
+  canaryRequests?: string;
+  allRequests?: string;
+  /** Observed canary share in percent. */
+  observedPercent?: string;
+  pValue?: string;
+  detail: string;
+}
+
+/**
+ * Is the canary receiving its share? Under "the router sends at least minShare x planned", the canary's
+ * requests among all are at least Binomial(n, minShare x planned); far fewer, significantly, is a canary
+ * not taking its traffic (a router that did not move it, a canary that cannot be reached).
+ */
+export function judgeTrafficShare(plannedPercent: number, spec: TrafficShareSpec, canary: InstantResult | undefined, all: InstantResult | undefined): TrafficShareEvaluation {
+  const missing = missingOf(canary, 'canary requests: ') ?? missingOf(all, 'all requests: ');
+  // No canary series at all while requests flow is zero canary requests, not a hole in the data.
+  const canaryCount = canary?.kind === 'value' ? new Decimal(canary.value) : canary?.kind === 'no-data' && all?.kind === 'value' ? new Decimal(0) : null;
+  if (canaryCount === null || all?.kind !== 'value') return { outcome: missing?.outcome ?? 'no-data', detail: missing?.detail ?? 'no request counts' };
+  const n = new Decimal(all.value).toDecimalPlaces(0).toNumber();
+  const k = Math.min(n, canaryCount.toDecimalPlaces(0).toNumber());
+  const counts = { canaryRequests: String(k), allRequests: String(n) };
+  if (n === 0) return { ...counts, outcome: 'insufficient-samples', detail: 'no requests since the stage began' };
+  const observed = new Decimal(k).div(n).mul(100);
+  const floor = new Decimal(plannedPercent).mul(spec.minShare).div(100).toNumber();
+  const p = binomialLowerTail(k, n, floor);
+  const short = significant(p, spec.significance);
+  const shown = `canary ${readable(observed)}% of requests (${k} of ${n} since the stage began), planned ${plannedPercent}%`;
+  return {
+    ...counts, observedPercent: observed.toString(), pValue: formatP(p),
+    outcome: short ? 'breach' : 'pass',
+    detail: short ? `the canary is not receiving its share: ${shown} (p=${formatP(p)} below ${spec.minShare * 100}% of the plan)` : shown,
+  };
 }
 
 /** Counts "6/6 PASS" style: signals that passed out of all signals. */

@@ -137,7 +137,7 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
     // Each check is final for its moment (no stage to dwell in): lacking samples takes the signal's policy at once.
     const judgment = judge({
       signals: plan.signals, triggers: plan.triggers, results, queries: signals.byId, baseline: input.baseline, memory, now: Date.now(),
-      stageOver: true, dwellExtensionOver: true,
+      stageOver: true, dwellExtensionOver: true, extensionSpent: true, onInsufficientSamples: plan.canary.onInsufficientSamples,
     });
     memory = judgment.memory;
     const burn = judgeBurnRate(plan.firstNight.burnRate, burnQueries, results);

@@ -91,6 +91,7 @@ export function takePromotion(run: ReleaseRun): boolean {
   const p = run.promoteRequested;
   if (!p || !run.status.stage) return false;
   run.promoteRequested = null;
+  run.status.stage.promotedBy = p.by;
   const { index, traffic, evaluations } = run.status.stage;
   run.warRoom(`Stage ${index + 1} (${traffic}%) | promoted now by ${p.by}: ${p.reason} | IC: Proceed`, `stage/${index + 1}/promote/${evaluations}`);
   return true;

@@ -68,22 +68,39 @@ export function mannWhitneyU(first: readonly string[], second: readonly string[]
  * are when each happens with probability `p`. Exact, summed in log space.
  */
 export function binomialUpperTail(k: number, n: number, p: number): number {
-  if (!Number.isInteger(k) || !Number.isInteger(n) || n < 0) throw new Error(`binomial tail needs whole k and n >= 0 (got k=${k}, n=${n})`);
-  if (!(p >= 0 && p <= 1)) throw new Error(`binomial tail needs 0 <= p <= 1 (got ${p})`);
+  checkBinomial(k, n, p);
   if (k <= 0) return 1;
   if (k > n) return 0;
   if (p === 0) return 0;
   if (p === 1) return 1;
-  // P(X <= k-1) term by term: t(i+1) = t(i) * (n-i)/(i+1) * p/(1-p).
+  return Math.max(0, -Math.expm1(logLowerTail(k - 1, n, p)));
+}
+
+/** P(X <= k) for X ~ Binomial(n, p): how likely at most `k` events out of `n` are. Exact, in log space. */
+export function binomialLowerTail(k: number, n: number, p: number): number {
+  checkBinomial(k, n, p);
+  if (k < 0) return 0;
+  if (k >= n || p === 0) return 1;
+  if (p === 1) return 0;
+  return Math.min(1, Math.exp(logLowerTail(k, n, p)));
+}
+
+function checkBinomial(k: number, n: number, p: number): void {
+  if (!Number.isInteger(k) || !Number.isInteger(n) || n < 0) throw new Error(`binomial tail needs whole k and n >= 0 (got k=${k}, n=${n})`);
+  if (!(p >= 0 && p <= 1)) throw new Error(`binomial tail needs 0 <= p <= 1 (got ${p})`);
+}
+
+/** log P(X <= k), 0 <= k < n, 0 < p < 1, term by term: t(i+1) = t(i) * (n-i)/(i+1) * p/(1-p). */
+function logLowerTail(k: number, n: number, p: number): number {
   const logRatio = Math.log(p) - Math.log1p(-p);
   let logTerm = n * Math.log1p(-p);
   let logSum = logTerm;
-  for (let i = 0; i < k - 1; i++) {
+  for (let i = 0; i < k; i++) {
     logTerm += Math.log(n - i) - Math.log(i + 1) + logRatio;
     const hi = Math.max(logSum, logTerm);
     logSum = hi + Math.log(Math.exp(logSum - hi) + Math.exp(logTerm - hi));
   }
-  return Math.max(0, -Math.expm1(logSum));
+  return logSum;
 }
 
 /** Median of decimal strings, exact. */

@@ -20,13 +20,15 @@ export function samplesBy(stageStart: number, stepMs: number, at: number): numbe
  * Where the stage stands on its dwell. `stageOver`: the planned duration has run.
  * `dwellExtensionOver`: waiting longer cannot give the comparison its minimum,
  * because the extension is spent or the minimum is out of its reach.
+ * `extensionSpent`: the stage has also run its dwell extension (signals lacking samples stop waiting).
  */
-export function dwellState(plan: ReleasePlan, stageStart: number, stageEnd: number, now: number): { stageOver: boolean; dwellExtensionOver: boolean } {
+export function dwellState(plan: ReleasePlan, stageStart: number, stageEnd: number, now: number): { stageOver: boolean; dwellExtensionOver: boolean; extensionSpent: boolean } {
   const stageOver = now >= stageEnd;
   const settings = plan.canary.versusStable;
   const limit = stageEnd + plan.canary.maxDwellExtension;
   const reachable = settings !== undefined && samplesBy(stageStart, settings.step, limit) >= settings.minimum;
-  return { stageOver, dwellExtensionOver: stageOver && (!reachable || now >= limit) };
+  const extensionSpent = now >= limit;
+  return { stageOver, dwellExtensionOver: stageOver && (!reachable || extensionSpent), extensionSpent };
 }
 
 /** The canary and stable range queries (keys `<signal>:canary|stable`) over [stageStart + step, now]. */

@@ -33,6 +33,8 @@ export function warRoomLine(opts: {
   specs: SignalSpec[];
   evaluations: SignalEvaluation[];
   action: WarRoomAction;
+  /** Signals the stage proceeds without (too few samples, and the plan says proceed). */
+  unmeasured?: string[];
 }): string {
   const totalSeconds = Math.max(0, Math.floor(opts.elapsedMs / 1000));
   const mm = String(Math.floor(totalSeconds / 60)).padStart(2, '0');
@@ -47,5 +49,6 @@ export function warRoomLine(opts: {
   const passed = opts.evaluations.filter((e) => e.outcome === 'pass').length;
   const total = opts.specs.length;
   const verdict = passed === total ? 'PASS' : 'NOT CLEAN';
-  return `+${mm}:${ss} | Stage ${opts.stageIndex + 1} (${opts.traffic}%) | ${values} | ${passed}/${total} ${verdict} | IC: ${ACTION_WORDS[opts.action]}`;
+  const unmeasured = opts.unmeasured?.length ? ` (promoted unmeasured: ${opts.unmeasured.join(', ')})` : '';
+  return `+${mm}:${ss} | Stage ${opts.stageIndex + 1} (${opts.traffic}%) | ${values} | ${passed}/${total} ${verdict} | IC: ${ACTION_WORDS[opts.action]}${unmeasured}`;
 }

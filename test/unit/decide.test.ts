@@ -54,6 +54,9 @@ interface Step {
   ranges?: Record<string, { canary: RangeResult; stable: RangeResult }>;
   stageOver?: boolean;
   dwellExtensionOver?: boolean;
+  extensionSpent?: boolean;
+  onInsufficientSamples?: 'proceed' | 'hold' | 'page-human' | 'rollback';
+  traffic?: { plannedPercent: number; check: NonNullable<typeof plan.canary.trafficShare> };
 }
 
 /** Runs evaluations in order, threading memory like the canary loop does; returns every judgment. */
@@ -66,7 +69,8 @@ function run(...steps: Step[]): Judgment[] {
       signals: step.signals ?? plan.signals, triggers: plan.triggers, results, queries: QUERIES,
       baseline: step.baseline ?? BASELINE, memory, now: step.now,
       ranges: step.ranges, versusStable: step.ranges ? plan.canary.versusStable : undefined,
-      stageOver: step.stageOver, dwellExtensionOver: step.dwellExtensionOver,
+      stageOver: step.stageOver, dwellExtensionOver: step.dwellExtensionOver, extensionSpent: step.extensionSpent,
+      onInsufficientSamples: step.onInsufficientSamples, traffic: step.traffic,
     });
     memory = judgment.memory;
     return judgment;
@@ -353,12 +357,56 @@ describe('low-volume ratios (samples)', () => {
     expect(j.missingData).toBe(true);
   });
 
-  it('at the end of the stage a signal still lacking samples takes its policy: proceed by default', () => {
-    const j = once(few('0', '10'), { stageOver: true });
-    expect(j).toMatchObject({ action: 'continue', clean: true });
-    expect(j.reasons).toEqual([expect.stringContaining('insufficient samples at the end of the stage')]);
+  it('at the end of the stage a signal lacking samples waits out the dwell extension, then holds and pages (the default)', () => {
+    const waiting = once(few('0', '10'), { stageOver: true, extensionSpent: false });
+    expect(waiting).toMatchObject({ action: 'continue', clean: false, waitingForSamples: true, unmeasured: [] });
+    const spent = once(few('0', '10'), { stageOver: true, extensionSpent: true });
+    expect(spent).toMatchObject({ action: 'page-human', clean: false, cause: 'error_rate_5xx', unmeasured: [] });
+    expect(spent.reasons).toEqual([expect.stringMatching(/^5xx error rate: insufficient samples at the end of the stage \(0% <= 1% on only 10 of 200 samples\)$/)]);
+  });
+
+  it('proceed is only an explicit plan choice, and the stage is then promoted unmeasured', () => {
+    const j = once(few('0', '10'), { stageOver: true, extensionSpent: true, onInsufficientSamples: 'proceed' });
+    expect(j).toMatchObject({ action: 'continue', clean: true, unmeasured: ['5xx'] });
+    // A signal's own policy wins over the plan's default.
     const strict = plan.signals.map((s) => (s.id === 'error_rate_5xx' ? { ...s, policy: { ...s.policy, onInsufficientSamples: 'page-human' as const } } : s));
-    expect(once(few('0', '10'), { stageOver: true, signals: strict })).toMatchObject({ action: 'page-human', clean: false });
+    expect(once(few('0', '10'), { stageOver: true, extensionSpent: true, onInsufficientSamples: 'proceed', signals: strict })).toMatchObject({ action: 'page-human', clean: false });
+  });
+
+  describe('counts since the stage began', () => {
+    const overStage = (ratio: string, requests: string) => ({ 'error_rate_5xx:stage': value(ratio), 'error_rate_5xx:samples:stage': value(requests) });
+    const staged = (results: Record<string, InstantResult>, extra: Omit<Step, 'now' | 'results'> = {}) => {
+      const queries = { ...QUERIES, 'error_rate_5xx:stage': 'query:error_rate_5xx:stage', 'error_rate_5xx:samples:stage': 'query:error_rate_5xx:samples:stage' };
+      const byId: Record<string, InstantResult> = { ...Object.fromEntries(Object.entries(HEALTHY).map(([id, v]) => [id, value(v)])), ...results };
+      return judge({
+        signals: plan.signals, triggers: plan.triggers, queries, baseline: BASELINE, memory: emptyMemory(), now: 0,
+        results: Object.fromEntries(Object.entries(byId).map(([id, r]) => [`query:${id}`, r])), ...extra,
+      });
+    };
+
+    it('settle a signal whose rate window holds too few samples: 0.1% of 250 requests since the stage began passes', () => {
+      const j = staged({ ...few('0', '10'), ...overStage('0.004', '250.4') });
+      expect(signalOf(j, 'error_rate_5xx')).toMatchObject({ outcome: 'pass', overStage: true, samples: '250.4', detail: '0.4% <= 1% on 250 samples since the stage began' });
+      expect(j).toMatchObject({ action: 'continue', clean: true });
+    });
+
+    it('still too few over the stage: the window\'s insufficient-samples stands', () => {
+      const j = staged({ ...few('0', '10'), ...overStage('0', '120') }, { stageOver: true, extensionSpent: true });
+      expect(signalOf(j, 'error_rate_5xx')).toMatchObject({ outcome: 'insufficient-samples', samples: '10' });
+      expect(j.action).toBe('page-human');
+    });
+
+    it('a significant excess over the stage is a breach even when each window is too small to show it', () => {
+      // 12 of 300 requests failing (4%) since the stage began: p < 0.01 at a 1% bound.
+      const j = staged({ ...few('0.1', '10'), ...overStage('0.04', '300') });
+      expect(signalOf(j, 'error_rate_5xx')).toMatchObject({ outcome: 'breach', overStage: true, value: '4' });
+    });
+
+    it('a window with enough samples is judged on its own, whatever the stage so far says', () => {
+      const j = staged(overStage('0.5', '300'));
+      expect(signalOf(j, 'error_rate_5xx')).toMatchObject({ outcome: 'pass', value: '0.2' });
+      expect(signalOf(j, 'error_rate_5xx').overStage).toBeUndefined();
+    });
   });
 
   it('computes the binomial p-value from ratio x samples, rounded to whole events', () => {
@@ -498,16 +546,17 @@ describe('the dwell rule and the range queries (versus-stable.ts)', () => {
   });
 
   it('a 15 s stage needs 16 s for 8 samples: it may extend, and stops waiting once the extension is spent', () => {
-    expect(dwellState(demo, 0, 15_000, 14_000)).toEqual({ stageOver: false, dwellExtensionOver: false });
-    expect(dwellState(demo, 0, 15_000, 15_500)).toEqual({ stageOver: true, dwellExtensionOver: false });
-    expect(dwellState(demo, 0, 15_000, 30_000)).toEqual({ stageOver: true, dwellExtensionOver: true });
+    const extension = demo.canary.maxDwellExtension;
+    expect(dwellState(demo, 0, 15_000, 14_000)).toEqual({ stageOver: false, dwellExtensionOver: false, extensionSpent: false });
+    expect(dwellState(demo, 0, 15_000, 15_500)).toEqual({ stageOver: true, dwellExtensionOver: false, extensionSpent: false });
+    expect(dwellState(demo, 0, 15_000, 15_000 + extension)).toEqual({ stageOver: true, dwellExtensionOver: true, extensionSpent: true });
   });
 
   it('does not wait when the minimum is out of reach within the extension (1 m steps in a 15 s stage)', () => {
-    expect(dwellState(plan, 0, 900_000, 900_000)).toEqual({ stageOver: true, dwellExtensionOver: false });
+    expect(dwellState(plan, 0, 900_000, 900_000)).toEqual({ stageOver: true, dwellExtensionOver: false, extensionSpent: false });
     const compressed = loadPlanFile(path.join(__dirname, '../fixtures/plans/workflow-test.yaml'));
     const end = compressed.canary.stages[0]!.duration;
-    expect(dwellState(compressed, 0, end, end)).toEqual({ stageOver: true, dwellExtensionOver: true });
+    expect(dwellState(compressed, 0, end, end)).toMatchObject({ stageOver: true, dwellExtensionOver: true });
   });
 
   it('renders a canary and a stable range query per compared signal, $step filled in, from one step into the stage', () => {
@@ -554,5 +603,39 @@ describe('plan validation of the judgment fields', () => {
     const compared = [{ ...signals[0], versusStable: { maxIncrease: 25 } }, ...signals.slice(1)];
     expect(problems({ signals: compared })).toBe('');
     expect(problems({ signals: compared, canary: { versusStable: undefined } })).toContain('signals[0].versusStable: needs canary.versusStable');
+  });
+});
+
+describe('traffic share (is the canary receiving its planned share?)', () => {
+  const check = plan.canary.trafficShare!;
+  const counts = (canary: InstantResult, all: InstantResult) => ({ 'traffic-share:canary': canary, 'traffic-share:all': all });
+  const judged = (canary: InstantResult, all: InstantResult, plannedPercent = 1) => {
+    const queries = { ...QUERIES, 'traffic-share:canary': 'query:traffic-share:canary', 'traffic-share:all': 'query:traffic-share:all' };
+    const byId: Record<string, InstantResult> = { ...Object.fromEntries(Object.entries(HEALTHY).map(([id, v]) => [id, value(v)])), ...counts(canary, all) };
+    return judge({
+      signals: plan.signals, triggers: plan.triggers, queries, baseline: BASELINE, memory: emptyMemory(), now: 0,
+      results: Object.fromEntries(Object.entries(byId).map(([id, r]) => [`query:${id}`, r])), traffic: { plannedPercent, check },
+    });
+  };
+
+  it('a canary with no requests while 2,000 flow is held and paged, never clean', () => {
+    // No canary series at all is zero canary requests, not a hole in the data.
+    const j = judged(noData('empty'), value('2000'));
+    expect(j.trafficShare).toMatchObject({ outcome: 'breach', canaryRequests: '0', allRequests: '2000' });
+    expect(j).toMatchObject({ action: 'page-human', cause: 'traffic-share', clean: false });
+    expect(j.reasons.join()).toMatch(/the canary is not receiving its share: canary 0% of requests \(0 of 2000 since the stage began\), planned 1%/);
+  });
+
+  it('a canary near its share passes, and a short one is not flagged before it is significant', () => {
+    expect(judged(value('21'), value('2000')).trafficShare).toMatchObject({ outcome: 'pass', observedPercent: '1.05' });
+    // 2 of 300 at 1% planned: low, but 0.5% of 300 gives 2 or fewer 81% of the time.
+    expect(judged(value('2'), value('300')).trafficShare!.outcome).toBe('pass');
+    expect(judged(value('20'), value('2000'), 5)).toMatchObject({ action: 'page-human', cause: 'traffic-share' });
+  });
+
+  it('failed counts are missing data, not a pass', () => {
+    const j = judged(queryError(), value('2000'));
+    expect(j.trafficShare!.outcome).toBe('query-error');
+    expect(j.reasons.join()).toContain('traffic share: canary requests: HTTP 503');
   });
 });

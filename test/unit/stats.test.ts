@@ -2,7 +2,7 @@
 // independent implementation (@stdlib's Kruskal-Wallis test: for two groups its
 // p-value is the two-sided, tie-corrected, normal-approximation Mann-Whitney p).
 import fc from 'fast-check';
-import { binomialUpperTail, mannWhitneyU, median, normalUpperTail, significant } from '../../src/workflows/stats';
+import { binomialLowerTail, binomialUpperTail, mannWhitneyU, median, normalUpperTail, significant } from '../../src/workflows/stats';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const kruskal = require('@stdlib/stats-kruskal-test') as (...groups: number[][]) => { pValue: number; statistic: number };
@@ -130,5 +130,14 @@ describe('median and significant', () => {
   it('compares a p-value with the level in decimal', () => {
     expect(significant(0.0099, '0.01')).toBe(true);
     expect(significant(0.01, '0.01')).toBe(false);
+  });
+});
+
+describe('binomialLowerTail', () => {
+  it('matches hand-computed sums and complements the upper tail', () => {
+    expect(binomialLowerTail(0, 2000, 0.005)).toBeCloseTo(0.995 ** 2000, 15);
+    expect(binomialLowerTail(1, 10, 0.1)).toBeCloseTo(0.9 ** 10 + 10 * 0.1 * 0.9 ** 9, 12);
+    expect(binomialLowerTail(3, 40, 0.2) + binomialUpperTail(4, 40, 0.2)).toBeCloseTo(1, 12);
+    expect([binomialLowerTail(-1, 5, 0.3), binomialLowerTail(5, 5, 0.3), binomialLowerTail(2, 5, 0)]).toEqual([0, 1, 1]);
   });
 });
