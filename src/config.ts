@@ -58,7 +58,7 @@ export interface WorkerConfig {
   urlPrefixes: string[];
   /** Relative to the project root. */
   paths: string[];
-  routers: Record<string, Extract<RouterSettings, { router: 'nginx' | 'command' }>>;
+  routers: Record<string, Extract<RouterSettings, { router: 'nginx' | 'command' | 'haproxy' }>>;
   /** The people registry: who may decide, with which roles and Ed25519 public key; absent, decisions are not signed. */
   people?: Record<string, { key: string; roles: string[] }>;
   decisionWindowMs: number;
@@ -102,6 +102,14 @@ function readYaml(file: string, what: string): unknown {
   }
 }
 
+function isPositiveDuration(text: string): boolean {
+  try {
+    return parseDuration(text) > 0;
+  } catch {
+    return false;
+  }
+}
+
 const workerConfigSchema = z.strictObject({
   urlPrefixes: z.array(z.string().regex(/^https?:\/\/[^/\s]+[:/]$/, 'an http(s) origin ending in ":" or "/", e.g. http://127.0.0.1: or https://api.example.com/')).min(1),
   paths: z.array(z.string().min(1).refine((p) => !path.isAbsolute(p) && !p.split('/').includes('..'), 'relative to the project root, without ..')).default([]),
@@ -114,6 +122,11 @@ const workerConfigSchema = z.strictObject({
       router: z.literal('command'), command: z.string().min(1), timeout: z.string().default('30s'),
       /** Prints the canary percent the backend holds (a bare number), so weights can be read back. */
       readCommand: z.string().min(1).optional(),
+    }),
+    z.strictObject({
+      router: z.literal('haproxy'), socket: z.string().min(1), backend: z.string().min(1),
+      stableServer: z.string().min(1), canaryServer: z.string().min(1),
+      timeout: z.string().refine(isPositiveDuration, 'a duration longer than 0, like 5s or 500ms').default('5s'),
     }),
   ])).default({}),
   /** The people registry file, relative to the project root. */
@@ -131,7 +144,9 @@ export function loadWorkerConfig(file = env('SPARK_WORKER_CONFIG', path.join(pro
   const inRoot = (p: string) => (path.isAbsolute(p) ? p : path.join(projectRoot, p));
   const routers = Object.fromEntries(Object.entries(parsed.data.routers).map(([name, r]) => [name, r.router === 'nginx'
     ? { ...r, nginxBinary: r.nginxBinary.includes('/') ? inRoot(r.nginxBinary) : r.nginxBinary, configFile: inRoot(r.configFile) }
-    : { router: 'command' as const, command: r.command, timeoutMs: parseDuration(r.timeout), ...(r.readCommand ? { readCommand: r.readCommand } : {}) }]));
+    : r.router === 'haproxy'
+      ? { router: 'haproxy' as const, socket: inRoot(r.socket), backend: r.backend, stableServer: r.stableServer, canaryServer: r.canaryServer, timeoutMs: parseDuration(r.timeout) }
+      : { router: 'command' as const, command: r.command, timeoutMs: parseDuration(r.timeout), ...(r.readCommand ? { readCommand: r.readCommand } : {}) }]));
   const people = parsed.data.people === undefined ? undefined : loadPeopleRegistry(inRoot(parsed.data.people));
   return {
     file, urlPrefixes: parsed.data.urlPrefixes, paths: parsed.data.paths, routers,

@@ -10,6 +10,7 @@ function describeRouter(t: TrafficConfig): string {
     case 'local': return `local router at ${t.adminUrl}`;
     case 'nginx': return `worker's nginx router "${t.name}"`;
     case 'command': return `worker's command router "${t.name}" with SPARK_CANARY_WEIGHT=0`;
+    case 'haproxy': return `worker's HAProxy router "${t.name}" (canary server weight 0)`;
     case 'record-only': return 'record-only router (nothing outside the evidence changes)';
   }
 }

@@ -169,9 +169,10 @@ function buildSchema(timeScale: number) {
   const routerName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'the name of one of the worker\'s routers (lower-case letters, digits and -)');
   const traffic = z.discriminatedUnion('router', [
     z.strictObject({ router: z.literal('local'), adminUrl: z.string().url() }),
-    // Binaries, config paths and commands are the worker's (src/config.ts): the plan names one.
+    // Binaries, config paths, sockets and commands are the worker's (src/config.ts): the plan names one.
     z.strictObject({ router: z.literal('nginx'), name: routerName }),
     z.strictObject({ router: z.literal('command'), name: routerName }),
+    z.strictObject({ router: z.literal('haproxy'), name: routerName }),
     z.strictObject({ router: z.literal('record-only') }),
   ]);
 

@@ -5,7 +5,7 @@ import type { ReleasePlan } from '../plan/schema';
 
 export interface WorkerAllowances {
   /** Router name -> kind; the binaries and commands stay on the worker. */
-  routers: Record<string, 'nginx' | 'command'>;
+  routers: Record<string, 'nginx' | 'command' | 'haproxy'>;
   urlPrefixes: string[];
   /** Files and directories relative to the project root. */
   paths: string[];
@@ -19,7 +19,7 @@ export interface WorkerAllowances {
 export function planRefusals(plan: ReleasePlan, allowed: WorkerAllowances): string[] {
   const out: string[] = [];
   const { traffic, target, ritual } = plan;
-  if (traffic.router === 'nginx' || traffic.router === 'command') {
+  if (traffic.router === 'nginx' || traffic.router === 'command' || traffic.router === 'haproxy') {
     const kind = allowed.routers[traffic.name];
     if (kind !== traffic.router) {
       const known = Object.entries(allowed.routers).filter(([, k]) => k === traffic.router).map(([n]) => n);

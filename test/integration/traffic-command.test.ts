@@ -107,7 +107,7 @@ describe('createTrafficRouter', () => {
   } as const;
 
   it.each<[string, unknown, string]>([
-    ['an unknown router', { router: 'haproxy' }, 'traffic.router must be one of local, nginx, command, record-only, got "haproxy"'],
+    ['an unknown router', { router: 'envoy' }, 'traffic.router must be one of local, nginx, command, haproxy, record-only, got "envoy"'],
     ['a local router without an http URL', { router: 'local', adminUrl: 'localhost:18089' }, 'traffic.adminUrl must be an http(s) URL, got "localhost:18089"'],
     ['an empty command', { router: 'command', command: ' ', timeoutMs: 1000 }, 'traffic.command must be a non-empty string, got " "'],
     ['a fractional timeout', { router: 'command', command: 'true', timeoutMs: 1.5 }, 'traffic.timeoutMs must be a positive whole number of milliseconds, got 1.5'],

@@ -159,6 +159,20 @@ describe('extends and overrides', () => {
   });
 });
 
+describe('the traffic router', () => {
+  it('names one of the worker\'s HAProxy routers', () => {
+    const doc = shippedDoc();
+    doc.traffic = { router: 'haproxy', name: 'edge' };
+    expect(parsePlan(doc).traffic).toEqual({ router: 'haproxy', name: 'edge' });
+  });
+
+  it('never gives a socket path: that is the worker\'s', () => {
+    const doc = shippedDoc();
+    doc.traffic = { router: 'haproxy', name: 'edge', socket: '/run/haproxy/admin.sock' };
+    expect(planError(() => parsePlan(doc)).problems).toEqual([expect.stringMatching(/^traffic: Unrecognized key: "socket"/)]);
+  });
+});
+
 describe('a malformed plan is refused, each problem naming its field', () => {
   const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
     ['missing field', (d) => delete d.incidentCommander, /^incidentCommander: .*expected string, received undefined/],

@@ -33,6 +33,7 @@ afterAll(async () => {
 test.each<[string, Record<string, unknown>, RegExp]>([
   ['an unknown command router', { traffic: { router: 'command', name: 'rm-rf' } }, /traffic\.name: the worker has no command router "rm-rf" \(its command routers: demo-admin\)/],
   ['an nginx router the worker has only as a command', { traffic: { router: 'nginx', name: 'demo-admin' } }, /traffic\.name: the worker has no nginx router "demo-admin" \(its nginx routers: edge\)/],
+  ['an HAProxy router the worker does not have', { traffic: { router: 'haproxy', name: 'edge' } }, /traffic\.name: the worker has no haproxy router "edge" \(its haproxy routers: none\)/],
   ['a target host outside the URL prefixes', { target: { canaryUrl: 'http://evil.example:18082' } }, /target\.canaryUrl: http:\/\/evil\.example:18082 is outside the worker's URL prefixes/],
   ['a local router on a foreign host', { traffic: { router: 'local', adminUrl: 'http://127.0.0.1.evil.example/' } }, /traffic\.adminUrl: .* is outside the worker's URL prefixes/],
   ['a path outside the worker\'s paths', { target: { migrations: '/etc/ssl/private' }, ritual: { lockfile: '../../secrets.json' } }, /target\.migrations: \/etc\/ssl\/private is outside the worker's paths.*; ritual\.lockfile: \.\.\/\.\.\/secrets\.json is outside/],

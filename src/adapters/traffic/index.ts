@@ -3,13 +3,16 @@
 // routers themselves can trust what they are given.
 import { requireHttpUrl, requireTimeoutMs } from '../http';
 import { createCommandRouter } from './command';
+import { createHaproxyRouter } from './haproxy';
 import { createLocalRouter } from './local';
 import { createNginxRouter } from './nginx';
 import type { RouterSettings, TrafficConfig, TrafficRouter, WeightChange } from './router';
 
-const ROUTERS = ['local', 'nginx', 'command', 'record-only'] as const;
+const ROUTERS = ['local', 'nginx', 'command', 'haproxy', 'record-only'] as const;
 // Names and addresses land inside nginx config text: no spaces, quotes, braces, `;` or `#`.
-const NGINX_WORD = /^[^\s;{}#"'\\]+$/;
+const NGINX_WORD = { pattern: /^[^\s;{}#"'\\]+$/, says: "one nginx word (no spaces, quotes, braces, ';' or '#')" };
+// Names land in runtime API commands, where spaces split words and `;` commands: only what HAProxy allows in names.
+const HAPROXY_NAME = { pattern: /^[A-Za-z0-9._:-]+$/, says: "an HAProxy name (letters, digits, '.', '-', '_', ':')" };
 
 /** A plan's nginx or command router must first be resolved by name (WorkerConfig.routerSettings). */
 export function createTrafficRouter(config: RouterSettings | TrafficConfig): TrafficRouter {
@@ -41,9 +44,9 @@ function buildRouter(config: RouterSettings | TrafficConfig): TrafficRouter {
       return createNginxRouter({
         router: 'nginx',
         configFile: requireText(raw.configFile, 'traffic.configFile'),
-        upstream: requireNginxWord(raw.upstream, 'traffic.upstream'),
-        stableServer: requireNginxWord(raw.stableServer, 'traffic.stableServer'),
-        canaryServer: requireNginxWord(raw.canaryServer, 'traffic.canaryServer'),
+        upstream: requireWord(raw.upstream, 'traffic.upstream', NGINX_WORD),
+        stableServer: requireWord(raw.stableServer, 'traffic.stableServer', NGINX_WORD),
+        canaryServer: requireWord(raw.canaryServer, 'traffic.canaryServer', NGINX_WORD),
         nginxBinary: requireText(raw.nginxBinary, 'traffic.nginxBinary'),
         nginxPrefix: raw.nginxPrefix === undefined ? undefined : requireText(raw.nginxPrefix, 'traffic.nginxPrefix'),
         nginxConfig: raw.nginxConfig === undefined ? undefined : requireText(raw.nginxConfig, 'traffic.nginxConfig'),
@@ -54,6 +57,15 @@ function buildRouter(config: RouterSettings | TrafficConfig): TrafficRouter {
         command: requireText(raw.command, 'traffic.command'),
         timeoutMs: requireTimeoutMs(raw.timeoutMs, 'traffic.timeoutMs'),
         ...(raw.readCommand === undefined ? {} : { readCommand: requireText(raw.readCommand, 'traffic.readCommand') }),
+      });
+    case 'haproxy':
+      return createHaproxyRouter({
+        router: 'haproxy',
+        socket: requireText(raw.socket, 'traffic.socket'),
+        backend: requireWord(raw.backend, 'traffic.backend', HAPROXY_NAME),
+        stableServer: requireWord(raw.stableServer, 'traffic.stableServer', HAPROXY_NAME),
+        canaryServer: requireWord(raw.canaryServer, 'traffic.canaryServer', HAPROXY_NAME),
+        timeoutMs: requireTimeoutMs(raw.timeoutMs, 'traffic.timeoutMs'),
       });
     case 'record-only':
       return createRecordOnlyRouter();
@@ -83,10 +95,10 @@ function requireText(value: unknown, field: string): string {
   return value;
 }
 
-function requireNginxWord(value: unknown, field: string): string {
+function requireWord(value: unknown, field: string, word: { pattern: RegExp; says: string }): string {
   const text = requireText(value, field);
-  if (!NGINX_WORD.test(text)) {
-    throw new Error(`${field} must be one nginx word (no spaces, quotes, braces, ';' or '#'), got ${JSON.stringify(text)}`);
+  if (!word.pattern.test(text)) {
+    throw new Error(`${field} must be ${word.says}, got ${JSON.stringify(text)}`);
   }
   return text;
 }

@@ -18,19 +18,21 @@ export interface TrafficRouter {
 }
 
 /**
- * The release plan's `traffic` section. nginx and command routers run binaries and
- * commands, so the plan only names one of the worker's (src/config.ts); the local
+ * The release plan's `traffic` section. nginx, HAProxy and command routers run binaries,
+ * reach a socket and run commands, so the plan only names one of the worker's (src/config.ts); the local
  * router's admin URL must lie under one of the worker's URL prefixes.
  */
 export type TrafficConfig =
   | { router: 'local'; adminUrl: string }
   | { router: 'nginx'; name: string }
   | { router: 'command'; name: string }
+  | { router: 'haproxy'; name: string }
   | { router: 'record-only' };
 
-/** A router's full settings: the worker's configuration holds these for nginx and command routers. */
+/** A router's full settings: the worker's configuration holds these for nginx, HAProxy and command routers. */
 export type RouterSettings =
   | { router: 'local'; adminUrl: string }
   | { router: 'nginx'; configFile: string; upstream: string; stableServer: string; canaryServer: string; nginxBinary: string; nginxPrefix?: string; nginxConfig?: string }
   | { router: 'command'; command: string; timeoutMs: number; readCommand?: string }
+  | { router: 'haproxy'; socket: string; backend: string; stableServer: string; canaryServer: string; timeoutMs: number }
   | { router: 'record-only' };
