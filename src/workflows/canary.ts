@@ -21,15 +21,15 @@ export type CanaryOutcome =
 
 /**
  * Signal and trigger queries (with their samples and conditions), rendered for the canary and deduplicated.
- * With `stageAgeMs` at least one rate window: also the counts since the stage began (its age as `$rate`)
- * and the traffic-share queries.
+ * With `stageAgeMs`: also the counts since the stage began (its age as `$rate`) and the traffic-share queries.
  */
 export function renderCanaryQueries(plan: ReleasePlan, track: string, stageAgeMs?: number): { byId: Record<string, string>; unique: string[] } {
   const vars = { service: plan.service, version: plan.version, track, rate: promDuration(plan.metrics.rateWindow) };
   const byId: Record<string, string> = {};
   for (const { key, template } of queryTemplates(plan)) byId[key] = renderQuery(template, vars);
-  if (stageAgeMs !== undefined && stageAgeMs >= plan.metrics.rateWindow) {
-    const stageVars = { ...vars, rate: `${Math.ceil(stageAgeMs / 1000)}s` };
+  if (stageAgeMs !== undefined) {
+    // The stage's own age, never an earlier stage's traffic (a window too short for two scrapes is no data).
+    const stageVars = { ...vars, rate: `${Math.max(1, Math.ceil(stageAgeMs / 1000))}s` };
     for (const { key, template } of stageWideTemplates(plan)) byId[key] = renderQuery(template, stageVars);
     const share = plan.canary.trafficShare;
     if (share) {
@@ -144,6 +144,7 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
           pagedSince = now;
           await run.page(`Stage ${index + 1} (${spec.traffic}%) held: ${judgment.reasons.join('; ')}`, `${stageKey}/page/${stage.evaluations}`);
         } else if (now - pagedSince >= plan.canary.humanWaitLimit) {
+          stage.state = 'rolled-back';
           return { kind: 'rollback', reason: `no human answered within ${plan.canary.humanWaitLimit / 1000}s while held: ${judgment.reasons.join('; ')}`, cause: judgment.cause ?? 'missing-data' };
         }
         continue;
@@ -161,10 +162,12 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
               unjudgedPagedAt = now;
               await run.page(`Stage ${index + 1} (${spec.traffic}%) cannot be judged: ${judgment.reasons.join('; ')}`, `${stageKey}/page/${stage.evaluations}`);
             } else if (now - unjudgedPagedAt >= plan.canary.humanWaitLimit) {
+              stage.state = 'rolled-back';
               return { kind: 'rollback', reason: `stage ${index + 1} could not be judged and no human answered within ${plan.canary.humanWaitLimit / 1000}s: ${judgment.reasons.join('; ')}`, cause: judgment.cause ?? 'missing-data' };
             }
             continue;
           }
+          stage.state = 'rolled-back';
           return { kind: 'rollback', reason: `stage ${index + 1} not clean after a ${plan.canary.badTrendHold / 1000}s hold: ${judgment.reasons.join('; ') || 'signals not passing'}`, cause: judgment.cause ?? 'bad-trend' };
         }
       }
