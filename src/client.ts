@@ -1,6 +1,7 @@
 // `spark-release`: start, watch, steer and verify releases from a terminal.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createPostgresLedger } from './adapters/ledger/postgres';
 import { completenessOf } from './evidence/completeness';
@@ -250,6 +251,14 @@ export function buildCli(print: (line: string) => void = console.log, printError
         if (result.records === 0) throw new ReleaseCommandError(`no evidence recorded for ${release}`);
         if (result.ok) {
           print(`OK: ${result.records} records of ${release} verify; head seq ${result.head?.seq} ${result.head?.chainHash}`);
+          // Only an intact chain is mirrored: a mirror left behind by a crash is completed here.
+          const dir = path.join(config.evidenceDir, release);
+          await ledger.syncMirror(release).then(
+            (written) => {
+              if (written.length > 0) print(`mirror: rewrote ${written.length} file(s) of ${dir} from the ledger: ${written.join(', ')}`);
+            },
+            (error: Error) => print(`mirror: could not bring ${dir} in line with the ledger: ${error.message}`),
+          );
         } else {
           const b = result.firstBroken!;
           print(`BROKEN: ${release} record seq ${b.seq} (${b.key}): ${b.problem}: ${b.detail}`);

@@ -128,6 +128,26 @@ describe('evidence completeness', () => {
     ]);
   });
 
+  it('has `evidence verify` complete a mirror left behind (a crash after the commit), and say so', async () => {
+    const release = await recordRelease(plan, reachedCanary, owed, 'rolled-back');
+    const dir = path.join(evidenceDir, release);
+    const sbom = fs.readFileSync(path.join(dir, `sbom_${v}.json`), 'utf8');
+    fs.rmSync(path.join(dir, `sbom_${v}.json`));
+    fs.writeFileSync(path.join(dir, 'warroom_log.txt'), '');
+    const verify = async () => {
+      const out: string[] = [];
+      const code = await withEvidenceDir(() => main(['evidence', 'verify', release], (l) => out.push(l), (l) => out.push(l)));
+      return { code, out };
+    };
+    const repaired = await verify();
+    expect(repaired.code).toBe(0);
+    expect(repaired.out[1]).toBe(`mirror: rewrote 2 file(s) of ${dir} from the ledger: sbom_${v}.json, warroom_log.txt`);
+    expect(fs.readFileSync(path.join(dir, `sbom_${v}.json`), 'utf8')).toBe(sbom);
+    expect(fs.readFileSync(path.join(dir, 'warroom_log.txt'), 'utf8')).toBe('warroom_log.txt\n');
+    // Nothing left to repair: the output is the chain and completeness only.
+    expect((await verify()).out.filter((line) => line.startsWith('mirror:'))).toEqual([]);
+  });
+
   it('owes nothing yet for a phase still running, and a rollback when the verdict says one happened', async () => {
     const running = await recordRelease(plan, ['freeze', 'war-room', 'preflight'], ['announcements.txt', `freeze_${v}.txt`]);
     const report = checkCompleteness(await ledger.list(running), plan);

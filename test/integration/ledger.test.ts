@@ -2,7 +2,7 @@
 // (DATABASE_URL). Every test writes its own release, so tests never share records.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import { loadConfig, projectRoot } from '../../src/config';
 import { sealRecord, sha256Hex } from '../../src/adapters/ledger/chain';
 import type { EvidenceInput, EvidenceRecord } from '../../src/adapters/ledger/ledger';
 import { migrate } from '../../src/adapters/ledger/migrate';
+import { renderMirror, STATE_FILE } from '../../src/adapters/ledger/mirror';
 import {
   createPostgresLedger,
   EvidenceConflictError,
@@ -408,5 +409,128 @@ describe('mirror', () => {
     expect(await ledger.syncMirror(release)).toEqual(['check_2.txt', 'check_4.txt']);
     expect(await readFile(path.join(dir, 'check_4.txt'), 'utf8')).toBe('check-4 PASS');
     expect(await ledger.syncMirror(release)).toEqual([]);
+  });
+
+  /** The mirrored files of a directory (not the mirror's own dot files), by name. */
+  async function mirrored(dir: string): Promise<Map<string, string>> {
+    const names = (await readdir(dir)).filter((name) => !name.startsWith('.')).sort();
+    return new Map(await Promise.all(names.map(async (name) => [name, await readFile(path.join(dir, name), 'utf8')] as const)));
+  }
+
+  /** What a mirror built from scratch out of the ledger holds: the renderer, and a full pass into an empty directory. */
+  async function fromScratch(release: string): Promise<Map<string, string>> {
+    const scratch = await mkdtemp(path.join(tmpdir(), 'ledger-scratch-'));
+    const fresh = await createPostgresLedger({ databaseUrl, evidenceDir: scratch });
+    try {
+      await fresh.syncMirror(release);
+      const built = await mirrored(path.join(scratch, release));
+      expect(built).toEqual(renderMirror(await ledger.list(release)));
+      return built;
+    } finally {
+      await fresh.close();
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  const inode = async (file: string) => (await stat(file)).ino;
+
+  /** Flush `n` of a release shaped like the canary's: measurement lines, war-room lines, a summary rewritten. */
+  function flush(release: string, n: number): EvidenceInput[] {
+    return [
+      evidence(release, `m/${n}`, { file: `logs_stage_${1 + (n % 3)}.txt`, kind: 'measurement', mode: 'append', body: `{"n":${n},"p95":"142ms ✓"}` }),
+      evidence(release, `w/${n}`, { file: 'warroom_log.txt', kind: 'warroom', mode: 'append', body: n % 4 === 0 ? `:${n} two\nlines\n` : `:${n} | PASS` }),
+      ...(n % 5 === 0 ? [evidence(release, `s/${n}`, { file: `summary_stage_${1 + (n % 3)}.txt`, kind: 'stage', body: `after flush ${n}\n` })] : []),
+    ];
+  }
+
+  it('after many flushes appends in place and equals a from-scratch rebuild byte for byte, seal included', async () => {
+    const release = newRelease('mirror-incremental');
+    const dir = path.join(evidenceDir, release);
+    await ledger.appendMany(flush(release, 0));
+    const firstInode = await inode(path.join(dir, 'warroom_log.txt'));
+    for (let n = 1; n <= 60; n += 1) {
+      await ledger.appendMany(flush(release, n));
+      if (n % 10 === 0) await ledger.appendMany(flush(release, n)); // an idempotent repeat (an activity retry)
+    }
+    // Same inode: the war-room log was appended to, never rewritten.
+    expect(await inode(path.join(dir, 'warroom_log.txt'))).toBe(firstInode);
+    const incremental = await mirrored(dir);
+    expect(incremental).toEqual(await fromScratch(release));
+    expect([...incremental.keys()]).toEqual([
+      'SHA256SUMS', 'logs_stage_1.txt', 'logs_stage_2.txt', 'logs_stage_3.txt',
+      'summary_stage_1.txt', 'summary_stage_2.txt', 'summary_stage_3.txt', 'warroom_log.txt',
+    ]);
+    await expect(run('sha256sum', ['--check', '--strict', '--quiet', 'SHA256SUMS'], { cwd: dir })).resolves.toMatchObject({ stdout: '' });
+    expect(await ledger.syncMirror(release)).toEqual([]);
+  });
+
+  it('rebuilds on the next flush a deleted, truncated, edited or half-appended file and a deleted seal', async () => {
+    const release = newRelease('mirror-damage');
+    const dir = path.join(evidenceDir, release);
+    for (let n = 0; n < 12; n += 1) await ledger.appendMany(flush(release, n));
+    await rm(path.join(dir, 'logs_stage_1.txt'));
+    await truncate(path.join(dir, 'logs_stage_2.txt'), 10);
+    await writeFile(path.join(dir, 'summary_stage_1.txt'), 'edited on disk');
+    await appendFile(path.join(dir, 'warroom_log.txt'), ':12 | half a li'); // a crash in the middle of an append
+    await rm(path.join(dir, 'SHA256SUMS'));
+    expect(await ledger.syncMirror(release, 'incremental')).toEqual([
+      'logs_stage_1.txt', 'logs_stage_2.txt', 'summary_stage_1.txt', 'warroom_log.txt', 'SHA256SUMS',
+    ]);
+    await ledger.appendMany(flush(release, 12));
+    expect(await mirrored(dir)).toEqual(await fromScratch(release));
+    expect(await ledger.syncMirror(release, 'incremental')).toEqual([]);
+  });
+
+  it('catches up records committed without a mirror write (a crash between commit and files), in a fresh process too', async () => {
+    const release = newRelease('mirror-crash');
+    const dir = path.join(evidenceDir, release);
+    for (let n = 0; n < 5; n += 1) await ledger.appendMany(flush(release, n));
+    const logInode = await inode(path.join(dir, 'warroom_log.txt'));
+    // Another writer whose mirror goes elsewhere: its records are committed, this directory never saw them.
+    const elsewhere = await mkdtemp(path.join(tmpdir(), 'ledger-elsewhere-'));
+    const crashed = await createPostgresLedger({ databaseUrl, evidenceDir: elsewhere });
+    try {
+      for (let n = 5; n < 9; n += 1) await crashed.appendMany(flush(release, n));
+    } finally {
+      await crashed.close();
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+    // A new process (own pool, nothing in memory) goes on from the state file.
+    const next = await createPostgresLedger({ databaseUrl, evidenceDir });
+    try {
+      await next.appendMany(flush(release, 9));
+    } finally {
+      await next.close();
+    }
+    expect(await inode(path.join(dir, 'warroom_log.txt'))).toBe(logInode);
+    expect(await mirrored(dir)).toEqual(await fromScratch(release));
+  });
+
+  it('rebuilds from the ledger when the state file is missing, torn or describes another chain', async () => {
+    const release = newRelease('mirror-state');
+    const dir = path.join(evidenceDir, release);
+    const statePath = path.join(dir, STATE_FILE);
+    for (let n = 0; n < 6; n += 1) await ledger.appendMany(flush(release, n));
+    const state = JSON.parse(await readFile(statePath, 'utf8'));
+    expect(state).toMatchObject({ seq: (await ledger.list(release)).length, files: { 'warroom_log.txt': { mode: 'append' } } });
+
+    const damage = [() => rm(statePath), () => writeFile(statePath, '{"format":"evidence-mirror-v1","seq":')];
+    for (const [i, spoil] of damage.entries()) {
+      await writeFile(path.join(dir, 'warroom_log.txt'), 'stale'); // the rebuild compares every file with the ledger
+      await spoil();
+      await ledger.appendMany(flush(release, 6 + i));
+      expect(await mirrored(dir)).toEqual(await fromScratch(release));
+    }
+
+    // Another chain's mirror (as after restoring another database), untouched since it was written, at the same seq.
+    const other = newRelease('mirror-other-chain');
+    const count = (await ledger.list(release)).length;
+    await ledger.appendMany(
+      Array.from({ length: count }, (_, i) => evidence(other, `o/${i}`, { file: 'warroom_log.txt', kind: 'warroom', mode: 'append', body: `other ${i}` })),
+    );
+    await rm(dir, { recursive: true });
+    await rename(path.join(evidenceDir, other), dir);
+    expect(await ledger.syncMirror(release, 'incremental')).not.toEqual([]);
+    expect(await mirrored(dir)).toEqual(await fromScratch(release));
   });
 });

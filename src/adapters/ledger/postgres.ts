@@ -14,7 +14,7 @@ import {
   type EvidenceRecord,
 } from './ledger';
 import { migrate } from './migrate';
-import { mirrorNameProblem, renderMirror, SEAL_FILE, writeMirror, type MirrorRow } from './mirror';
+import { mirrorNameProblem, SEAL_FILE, syncMirrorDir, type MirrorRow, type MirrorSource } from './mirror';
 
 export interface PostgresLedgerOptions {
   databaseUrl: string;
@@ -93,7 +93,7 @@ export class PostgresLedger implements EvidenceLedger {
       throw new EvidenceInputError(`appendMany takes one release at a time, got ${release} and ${other.release}`);
     }
     const records = await inTransaction(this.pool, 'BEGIN', (client) => recordInOrder(client, release, parsed));
-    await this.syncMirror(release);
+    await this.syncMirror(release, 'incremental');
     return records;
   }
 
@@ -110,26 +110,19 @@ export class PostgresLedger implements EvidenceLedger {
   }
 
   /**
-   * Rewrites the release's mirrored files that differ from the ledger, then the
-   * seal; returns the names written. Passes for one release take turns, and
-   * each reads the ledger after taking its turn, so the last pass always
-   * mirrors every committed record.
+   * Brings the release's mirror in line with the ledger; returns the names
+   * written. `full` (the default) compares every file with the ledger;
+   * `incremental`, what every append runs, goes on from the mirror's state
+   * file and reads only the records after it. Passes for one release take
+   * turns, and each reads the ledger after taking its turn, so the last pass
+   * always mirrors every committed record.
    */
-  async syncMirror(release: string): Promise<string[]> {
+  async syncMirror(release: string, pass: 'full' | 'incremental' = 'full'): Promise<string[]> {
     const problem = mirrorNameProblem(release);
     if (problem) throw new EvidenceInputError(`release ${JSON.stringify(release)}: ${problem}`);
     return inTransaction(this.pool, 'BEGIN', async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.mirror, release]);
-      // Only the bodies a file shows: every append record, the latest replace record.
-      const { rows } = await client.query<MirrorRow>(
-        `SELECT file, mode, body FROM evidence e
-          WHERE release = $1
-            AND (mode = 'append' OR seq = (SELECT max(seq) FROM evidence f WHERE f.release = e.release AND f.file = e.file))
-          ORDER BY seq`,
-        [release],
-      );
-      if (rows.length === 0) return [];
-      return writeMirror(path.join(this.evidenceDir, release), renderMirror(rows));
+      return syncMirrorDir(path.join(this.evidenceDir, release), mirrorSource(client, release), pass);
     });
   }
 
@@ -154,6 +147,36 @@ export async function verifyRelease(
   return inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) =>
     verifyChainBatches(release, recordBatches(client, release, batchSize)),
   );
+}
+
+function mirrorSource(client: PoolClient, release: string): MirrorSource {
+  return {
+    async position(seq) {
+      const { rows } = await client.query<{ seq: number | null; chainHash: string | null; chainHashAt: string | null }>(
+        `SELECT head.seq, head.chain_hash AS "chainHash",
+                (SELECT chain_hash FROM evidence WHERE release = $1 AND seq = $2) AS "chainHashAt"
+           FROM (SELECT 1) AS one
+           LEFT JOIN LATERAL (SELECT seq, chain_hash FROM evidence WHERE release = $1 ORDER BY seq DESC LIMIT 1) AS head ON true`,
+        [release, seq],
+      );
+      const row = rows[0]!;
+      return {
+        head: row.seq === null || row.chainHash === null ? undefined : { seq: row.seq, chainHash: row.chainHash },
+        chainHashAt: row.chainHashAt ?? undefined,
+      };
+    },
+    async rows({ after, upTo, file }) {
+      // Only the bodies a file shows: every append record, the latest replace record up to upTo.
+      const { rows } = await client.query<MirrorRow>(
+        `SELECT seq, file, mode, body FROM evidence e
+          WHERE release = $1 AND seq > $2 AND seq <= $3 AND ($4::text IS NULL OR file = $4)
+            AND (mode = 'append' OR seq = (SELECT max(seq) FROM evidence f WHERE f.release = e.release AND f.file = e.file AND f.seq <= $3))
+          ORDER BY seq`,
+        [release, after, upTo, file ?? null],
+      );
+      return rows;
+    },
+  };
 }
 
 async function* recordBatches(client: PoolClient, release: string, batchSize: number) {
@@ -193,9 +216,11 @@ async function recordInOrder(
       `SELECT ${RECORD_COLUMNS} FROM evidence WHERE release = $1 AND key = ANY($2::text[])`,
       [release, inputs.map((input) => input.key)],
     ),
+    // One record per file is enough (a file has one mode): an index probe each, however long the file.
     client.query<{ file: string; mode: EvidenceRecord['mode'] }>(
-      'SELECT DISTINCT file, mode FROM evidence WHERE release = $1 AND file = ANY($2::text[])',
-      [release, inputs.map((input) => input.file)],
+      `SELECT f.file, m.mode FROM unnest($2::text[]) AS f(file)
+         CROSS JOIN LATERAL (SELECT mode FROM evidence WHERE release = $1 AND file = f.file ORDER BY seq DESC LIMIT 1) AS m`,
+      [release, [...new Set(inputs.map((input) => input.file))]],
     ),
   ]);
   const byKey = new Map(stored.rows.map((record) => [record.key, record]));
@@ -224,18 +249,17 @@ async function recordInOrder(
   }
   if (fresh.length === 0) return records;
   const column = (field: keyof EvidenceRecord) => fresh.map((record) => record[field]);
-  const inserted = await client.query<EvidenceRecord>(
+  // No RETURNING: the sealed records are what was stored (recordedAt came from the server, in its text form).
+  await client.query(
     `INSERT INTO evidence (release, seq, run_id, key, file, kind, mode, body, body_sha256, prev_hash, chain_hash, recorded_at)
      SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                             $9::text[], $10::text[], $11::text[], $12::timestamptz[])
-     RETURNING ${RECORD_COLUMNS}`,
+                             $9::text[], $10::text[], $11::text[], $12::timestamptz[])`,
     [
       release, column('seq'), column('runId'), column('key'), column('file'), column('kind'), column('mode'),
       column('body'), column('bodySha256'), column('prevHash'), column('chainHash'), column('recordedAt'),
     ],
   );
-  const bySeq = new Map(inserted.rows.map((record) => [record.seq, record]));
-  return records.map((record) => (fresh.includes(record) ? bySeq.get(record.seq)! : record));
+  return records;
 }
 
 /** The stored record when `candidate` re-sends it unchanged; a conflict names what differs. */
