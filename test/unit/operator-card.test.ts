@@ -54,7 +54,7 @@ test('a compressed plan says its durations are compressed', () => {
   const demo = loadPlanFile(path.join(projectRoot, 'plans', 'demo.yaml'));
   const text = renderOperatorCard(demo, { planFile: 'plans/demo.yaml', release: 'release-x' });
   expect(text).toContain(`compressed by the plan's time scale ${demo.timeScale}`);
-  expect(text).toContain('| 1 | 1% | 15s |');
+  expect(text).toContain('| 1 | 1% | 3m |');
 });
 
 test('the plan overview (the workflow\'s static details) stays within the UI limit', () => {
