@@ -13,6 +13,7 @@ import { weightsFor, type HaproxyTrafficConfig } from '../../src/adapters/traffi
 import type { TrafficRouter } from '../../src/adapters/traffic/router';
 import { loadConfig, loadWorkerConfig, projectRoot, routerSettings } from '../../src/config';
 import { freePort } from '../support/own-prometheus';
+import { countAnswers, getText, serveText } from '../support/proxy-client';
 
 jest.setTimeout(60_000);
 
@@ -32,32 +33,6 @@ let config: HaproxyTrafficConfig;
 let router: TrafficRouter;
 const upstreams: http.Server[] = [];
 const agent = new http.Agent({ keepAlive: false, maxSockets: PARALLEL });
-
-function serveText(text: string): Promise<number> {
-  const server = http.createServer((_request, response) => response.end(text));
-  upstreams.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
-}
-
-function get(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port: frontendPort, path: '/', agent }, (response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => resolve(response.statusCode === 200 ? body : `HTTP ${response.statusCode}`));
-      })
-      .on('error', reject);
-  });
-}
-
-async function countAnswers(): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (let sent = 0; sent < REQUESTS; sent += PARALLEL) {
-    for (const body of await Promise.all(Array.from({ length: PARALLEL }, get))) counts[body] = (counts[body] ?? 0) + 1;
-  }
-  return counts;
-}
 
 /** The test's own line to the runtime API, beside the router's: what HAProxy says, unfiltered. */
 function runtime(command: string, socket = config.socket): Promise<string> {
@@ -80,7 +55,7 @@ beforeAll(async () => {
     throw new Error(`haproxy not found at ${haproxyBinary}; run \`bash scripts/bootstrap.sh\` (it installs Debian's haproxy: apt-get install haproxy)`);
   }
   dir = await mkdtemp(path.join(os.tmpdir(), 'spark-haproxy-'));
-  const [stablePort, canaryPort] = await Promise.all([serveText('stable'), serveText('canary')]);
+  const [stablePort, canaryPort] = await Promise.all([serveText(upstreams, 'stable'), serveText(upstreams, 'canary')]);
   frontendPort = await freePort();
   config = {
     router: 'haproxy',
@@ -115,7 +90,7 @@ beforeAll(async () => {
   haproxy.stdout?.on('data', (chunk: Buffer) => (haproxyOutput += chunk.toString()));
   haproxy.stderr?.on('data', (chunk: Buffer) => (haproxyOutput += chunk.toString()));
   const deadline = Date.now() + SETTLE_MS;
-  while ((await get().catch(() => 'down')) !== 'stable') {
+  while ((await getText(frontendPort, agent).catch(() => 'down')) !== 'stable') {
     if (Date.now() > deadline || haproxy.exitCode !== null) throw new Error(`haproxy did not start serving within ${SETTLE_MS / 1000}s; it said:\n${haproxyOutput}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -142,7 +117,7 @@ describe('the canary gets the planned share of real requests', () => {
     const { stable, canary } = weightsFor(percent);
     await expect(heldWeights()).resolves.toBe(`${stable} (initial 1) | ${canary} (initial 0)`);
 
-    const counts = await countAnswers();
+    const counts = await countAnswers(frontendPort, REQUESTS, PARALLEL, agent);
     const got = counts.canary ?? 0;
     expect((counts.stable ?? 0) + got).toBe(REQUESTS);
     const p = percent / 100;

@@ -13,6 +13,7 @@ import { renderUpstream } from '../../src/adapters/traffic/nginx';
 import type { NginxTrafficConfig } from '../../src/adapters/traffic/nginx';
 import type { TrafficRouter, WeightChange } from '../../src/adapters/traffic/router';
 import { loadConfig } from '../../src/config';
+import { countAnswers, getText, serveText } from '../support/proxy-client';
 
 jest.setTimeout(60_000);
 
@@ -29,40 +30,12 @@ let config: NginxTrafficConfig;
 let router: TrafficRouter;
 const upstreams: http.Server[] = [];
 
-function serveText(text: string): Promise<string> {
-  const server = http.createServer((_request, response) => response.end(text));
-  upstreams.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`)));
-}
-
 async function freePort(): Promise<number> {
   const probe = http.createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const { port } = probe.address() as AddressInfo;
   await new Promise((resolve) => probe.close(resolve));
   return port;
-}
-
-/** One request on a fresh connection, so no keep-alive ties it to an old worker. */
-function get(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port: nginxPort, path: '/', agent: false }, (response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => resolve(response.statusCode === 200 ? body : `HTTP ${response.statusCode}`));
-      })
-      .on('error', reject);
-  });
-}
-
-async function countAnswers(): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (let i = 0; i < REQUESTS; i += 1) {
-    const body = await get();
-    counts[body] = (counts[body] ?? 0) + 1;
-  }
-  return counts;
 }
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
@@ -104,7 +77,8 @@ beforeAll(async () => {
   // nginx runs its workers as "nobody" when started as root; they must reach their temp dirs.
   await chmod(prefix, 0o755);
   await mkdir(path.join(prefix, 'tmp'));
-  const [stableServer, canaryServer] = await Promise.all([serveText('stable'), serveText('canary')]);
+  const [stablePort, canaryPort] = await Promise.all([serveText(upstreams, 'stable'), serveText(upstreams, 'canary')]);
+  const [stableServer, canaryServer] = [`127.0.0.1:${stablePort}`, `127.0.0.1:${canaryPort}`];
   nginxPort = await freePort();
   config = {
     router: 'nginx',
@@ -139,7 +113,7 @@ beforeAll(async () => {
   nginx = spawn(nginxBinary, ['-c', config.nginxConfig as string, '-p', prefix, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
   nginx.stdout?.on('data', (chunk: Buffer) => (nginxOutput += chunk.toString()));
   nginx.stderr?.on('data', (chunk: Buffer) => (nginxOutput += chunk.toString()));
-  await until('nginx did not start serving', async () => (await get()) === 'stable');
+  await until('nginx did not start serving', async () => (await getText(nginxPort)) === 'stable');
   router = createTrafficRouter(config);
 });
 
@@ -158,7 +132,7 @@ it('sends the configured share of requests to the canary', async () => {
   // so 100 consecutive requests split exactly by the weights.
   for (const percent of [0, 25, 100]) {
     await setAndSettle(percent);
-    const counts = await countAnswers();
+    const counts = await countAnswers(nginxPort, REQUESTS);
     expect({ percent, stable: counts.stable ?? 0, canary: counts.canary ?? 0 }).toEqual({ percent, stable: REQUESTS - percent, canary: percent });
     await expect(router.currentCanaryWeight()).resolves.toBe(percent);
   }
@@ -199,7 +173,7 @@ it('keeps the previous file and traffic when nginx refuses the new config', asyn
   );
   await expect(readFile(config.configFile, 'utf8')).resolves.toBe(accepted);
   await expect(router.currentCanaryWeight()).resolves.toBe(25);
-  const counts = await countAnswers();
+  const counts = await countAnswers(nginxPort, REQUESTS);
   expect(counts).toEqual({ stable: 75, canary: 25 });
 });
 
