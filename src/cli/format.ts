@@ -1,5 +1,6 @@
 // How a release reads in a terminal.
 import type { ReleaseStatus } from '../workflows/messages';
+import { formatValue } from '../workflows/warroom';
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -18,7 +19,7 @@ export function formatStatus(s: ReleaseStatus): string {
     lines.push('', ...table([['stage', 'traffic', 'state', 'evaluations', 'signals'], ...s.stages.map((st) => [`${st.index + 1}`, `${st.traffic}%`, st.state, `${st.evaluations}`, `${st.passed}/${st.total}`])]));
   }
   if (s.signals.length) {
-    lines.push('', ...table([['signal', 'outcome', 'value', 'bound'], ...s.signals.map((g) => [g.id, g.outcome, g.value ?? '-', g.threshold ? `${g.comparator} ${g.threshold}` : '-'])]));
+    lines.push('', ...table([['signal', 'outcome', 'value', 'bound'], ...s.signals.map((g) => [g.id, g.outcome, g.value ? formatValue(g.value, g.unit ?? '') : '-', g.threshold ? `${g.comparator} ${formatValue(g.threshold, g.unit ?? '')}` : '-'])]));
   }
   const gate = s.gates.go;
   lines.push('', `gate go: ${gate.state}${gate.deadline && gate.state === 'open' ? ` until ${gate.deadline}` : ''}; checklist ${gate.checklist.filter((i) => i.ok).length}/${gate.checklist.length}`);

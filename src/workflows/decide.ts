@@ -19,6 +19,8 @@ export interface SignalEvaluation {
   /** The bound actually applied (baseline-relative thresholds resolved). */
   threshold?: string;
   comparator: Comparator;
+  /** The signal's unit, for people (values and bounds stay raw decimals). */
+  unit?: string;
   detail: string;
   /** Events behind the value (the signal's samples query), when it counts them. */
   samples?: string;
@@ -224,7 +226,7 @@ function judgeSignal(
   samplesResult: InstantResult | undefined,
   baseline: Record<string, string | null>,
 ): SignalEvaluation {
-  const base = { id: spec.id, comparator: spec.pass.comparator };
+  const base = { id: spec.id, comparator: spec.pass.comparator, unit: spec.unit };
   const samples = countSamples(spec.samples, samplesResult);
   if (samples && 'outcome' in samples) return { ...base, ...samples };
   const counted = samples ? { samples: samples.count.toString() } : {};

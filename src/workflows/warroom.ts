@@ -48,7 +48,9 @@ export function warRoomLine(opts: {
     .join(' ');
   const passed = opts.evaluations.filter((e) => e.outcome === 'pass').length;
   const total = opts.specs.length;
-  const verdict = passed === total ? 'PASS' : 'NOT CLEAN';
+  // Only waiting for samples is not a finding: the stage soaks on; anything else needs a look.
+  const waiting = opts.evaluations.every((e) => e.outcome === 'pass' || e.outcome === 'insufficient-samples' || e.outcome === 'inconclusive');
+  const verdict = passed === total ? 'PASS' : waiting && opts.evaluations.length === total ? 'GATHERING' : 'NOT CLEAN';
   const unmeasured = opts.unmeasured?.length ? ` (promoted unmeasured: ${opts.unmeasured.join(', ')})` : '';
   return `+${mm}:${ss} | Stage ${opts.stageIndex + 1} (${opts.traffic}%) | ${values} | ${passed}/${total} ${verdict} | IC: ${ACTION_WORDS[opts.action]}${unmeasured}`;
 }

@@ -19,7 +19,7 @@ const line = (opts: Partial<Parameters<typeof warRoomLine>[0]> = {}) =>
   warRoomLine({ elapsedMs: 0, stageIndex: 0, traffic: 1, specs: plan.signals, evaluations: evaluations(), action: 'proceed', ...opts });
 
 // The spec's line: `:00 | Stage 1 (1%) | p95=142ms 5xx=0.2% ... | 6/6 PASS | IC: Proceed`.
-const SPEC_SHAPE = /^\+\d{2,}:\d{2} \| Stage \d+ \(\d+%\) \| (?:[a-z0-9]+=\S+ )*[a-z0-9]+=\S+ \| \d+\/\d+ (?:PASS|NOT CLEAN) \| IC: [A-Z][a-z ,]+$/;
+const SPEC_SHAPE = /^\+\d{2,}:\d{2} \| Stage \d+ \(\d+%\) \| (?:[a-z0-9]+=\S+ )*[a-z0-9]+=\S+ \| \d+\/\d+ (?:PASS|GATHERING|NOT CLEAN) \| IC: [A-Z][a-z ,]+$/;
 
 describe('warRoomLine', () => {
   it('writes the spec line: time, stage, every signal, the pass count and the IC call', () => {
@@ -57,7 +57,7 @@ describe('warRoomLine', () => {
     });
     expect(text).toContain(' 5xx=10%? ');
     expect(text).toContain(' csp=3/min? ');
-    expect(text).toContain('| 6/8 NOT CLEAN | IC: Extend dwell, waiting for samples');
+    expect(text).toContain('| 6/8 GATHERING | IC: Extend dwell, waiting for samples');
     expect(text).toMatch(SPEC_SHAPE);
   });
 
