@@ -22,6 +22,8 @@ fault kinds: ${faultKinds.join(', ')}`;
 
 async function startWorker(logFile: string): Promise<ChildProcess> {
   const out = fs.openSync(logFile, 'a');
+  // The log is appended run after run: only what this worker writes says it is ready.
+  const from = fs.fstatSync(out).size;
   const child = spawn(path.join(projectRoot, 'node_modules', '.bin', 'tsx'), [path.join(projectRoot, 'src', 'worker.ts')], {
     stdio: ['ignore', out, out],
     env: process.env,
@@ -30,7 +32,7 @@ async function startWorker(logFile: string): Promise<ChildProcess> {
   await new Promise<void>((resolve, reject) => {
     const deadline = setTimeout(() => reject(new Error(`worker did not start within 120 s; see ${logFile}`)), 120_000);
     const poll = setInterval(() => {
-      if (fs.readFileSync(logFile, 'utf8').includes('polling task queue')) {
+      if (fs.readFileSync(logFile).subarray(from).toString('utf8').includes('polling task queue')) {
         clearInterval(poll);
         clearTimeout(deadline);
         resolve();
