@@ -135,17 +135,17 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
 
       if (judgment.action === 'rollback') {
         stage.state = 'rolled-back';
-        return { kind: 'rollback', reason: judgment.reasons.join('; '), cause: judgment.cause ?? 'decision' };
+        return { kind: 'rollback', reason: judgment.causes.join('; '), cause: judgment.cause ?? 'decision' };
       }
       if (takePromotion(run)) break;
       if (judgment.action === 'page-human') {
         stage.state = 'holding';
         if (pagedSince === null) {
           pagedSince = now;
-          await run.page(`Stage ${index + 1} (${spec.traffic}%) held: ${judgment.reasons.join('; ')}`, `${stageKey}/page/${stage.evaluations}`);
+          await run.page(`Stage ${index + 1} (${spec.traffic}%) held: ${judgment.causes.join('; ')}`, `${stageKey}/page/${stage.evaluations}`);
         } else if (now - pagedSince >= plan.canary.humanWaitLimit) {
           stage.state = 'rolled-back';
-          return { kind: 'rollback', reason: `no human answered within ${plan.canary.humanWaitLimit / 1000}s while held: ${judgment.reasons.join('; ')}`, cause: judgment.cause ?? 'missing-data' };
+          return { kind: 'rollback', reason: `no human answered within ${plan.canary.humanWaitLimit / 1000}s while held: ${judgment.causes.join('; ')}`, cause: judgment.cause ?? 'missing-data' };
         }
         continue;
       }

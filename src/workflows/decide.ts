@@ -83,8 +83,10 @@ export interface Judgment {
   clean: boolean;
   /** Not clean only because canary-versus-stable comparisons lack samples: a longer dwell may settle it. */
   waitingForSamples: boolean;
-  /** Why the action, for the war-room and the evidence. */
+  /** Everything noted in this evaluation (the action's causes, and what is waiting or missing), for the evidence. */
   reasons: string[];
+  /** What drove the action alone (the findings at its level): a rollback's or a page's reason for people. */
+  causes: string[];
   /** The trigger or signal that caused a rollback. */
   cause?: string;
   /** Held (not rolled back) because data is missing: only a human or fresh data moves it. */
@@ -368,11 +370,13 @@ const RANK: Record<StageAction, number> = { continue: 0, hold: 1, 'page-human': 
 export function judge(input: JudgeInput): Judgment {
   const memory: JudgeMemory = { signals: { ...input.memory.signals }, triggers: { ...input.memory.triggers } };
   const reasons: string[] = [];
+  const findings: { level: StageAction; why: string }[] = [];
   let action: StageAction = 'continue';
   let cause: string | undefined;
   let missingData = false;
   const escalate = (next: StageAction, why: string, who: string) => {
     reasons.push(why);
+    findings.push({ level: next, why });
     if (RANK[next] > RANK[action]) {
       action = next;
       cause = who;
@@ -482,7 +486,8 @@ export function judge(input: JudgeInput): Judgment {
   const triggersQuiet = triggers.every((t) => t.condition === false);
   const clean = unsettled === 0 && triggersQuiet && share?.outcome !== 'breach';
   const waitingForSamples = !clean && triggersQuiet && waiting === unsettled && action === 'continue';
-  return { memory, signals, triggers, comparisons, action, clean, waitingForSamples, reasons, cause, missingData, unmeasured, ...(share ? { trafficShare: share } : {}) };
+  const causes = findings.filter((f) => f.level === action).map((f) => f.why);
+  return { memory, signals, triggers, comparisons, action, clean, waitingForSamples, reasons, causes, cause, missingData, unmeasured, ...(share ? { trafficShare: share } : {}) };
 }
 
 /**
