@@ -2,6 +2,7 @@
 // prompt and the canary stage controls. Every button's value binds the click to
 // a release, a run and a gate (or stage), so a stale message cannot move
 // another run. Pure functions: the workflow builds prompts with them too.
+import type { types } from '@slack/bolt';
 import type { ChatBlock, ChatMessage } from '../adapters/chat/notifier';
 import type { ReleasePlan } from '../plan/schema';
 import type { ChecklistItem, GateDecision, GateId, GateState, ReleaseStatus, StageRecord } from '../workflows/messages';
@@ -225,10 +226,8 @@ export function renderGatePrompt(p: GatePrompt): ChatMessage {
         {
           type: 'button', action_id: `${ACTION_PREFIX}go`, style: 'primary',
           text: plain(complete ? 'GO' : `GO (override, checklist ${passed}/${p.checklist.length})`),
+          // Below 10/10 the click opens a modal that asks for the override's reason.
           value: button('go', !complete),
-          ...(complete ? {} : {
-            confirm: confirm('GO on an incomplete checklist?', `Only ${passed} of ${p.checklist.length} checklist items pass. Your GO is recorded as an override, with your name.`, 'GO anyway'),
-          }),
         },
         {
           type: 'button', action_id: `${ACTION_PREFIX}no-go`, style: 'danger', text: plain('NO-GO'),
@@ -278,4 +277,57 @@ export function renderStagePrompt(p: StagePrompt): ChatMessage {
 
 export function renderPrompt(p: Prompt): ChatMessage {
   return p.kind === 'gate' ? renderGatePrompt(p) : renderStagePrompt(p);
+}
+
+// ---- the GO override's reason ----
+
+export const GO_OVERRIDE_CALLBACK = `${ACTION_PREFIX}go-override`;
+export const OVERRIDE_REASON = { block: 'override-reason', action: 'reason', minLength: 10, maxLength: 2000 } as const;
+
+/** What the modal carries back with its submission: the click's binding and the message to update. */
+export interface OverrideContext {
+  button: ButtonValue;
+  channel?: string;
+  ts?: string;
+}
+
+export function encodeOverrideContext(c: OverrideContext): string {
+  return JSON.stringify({ b: encodeButton(c.button), ...(c.channel ? { c: c.channel } : {}), ...(c.ts ? { m: c.ts } : {}) });
+}
+
+export function decodeOverrideContext(raw: unknown): OverrideContext {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(String(raw)) as Record<string, unknown>;
+  } catch {
+    throw new ButtonValueError('private_metadata: not a spark-release override (not JSON)');
+  }
+  const button = decodeButton(o?.b);
+  if (button.action !== 'go' || button.target !== 'go') throw new ButtonValueError('private_metadata: not a GO override');
+  for (const key of ['c', 'm'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'string') throw new ButtonValueError(`private_metadata: field ${key} must be a string`);
+  }
+  return { button, ...(o.c ? { channel: o.c as string } : {}), ...(o.m ? { ts: o.m as string } : {}) };
+}
+
+/** The modal a GO below a full checklist opens: what fails, and the reason that goes on record. */
+export function renderGoOverrideModal(p: GatePrompt, context: OverrideContext): types.ModalView {
+  const passed = p.checklist.filter((i) => i.ok).length;
+  const unmet = p.checklist.filter((i) => !i.ok).map((i) => `:x: ${i.item} (${clip(i.detail, 120)})`);
+  return {
+    type: 'modal',
+    callback_id: GO_OVERRIDE_CALLBACK,
+    private_metadata: encodeOverrideContext(context),
+    title: plain('GO with an override'),
+    submit: plain('GO anyway'),
+    close: plain('Cancel'),
+    blocks: [
+      { type: 'section', text: mrkdwn(`*${subject(p)}*: only ${passed} of ${p.checklist.length} checklist items pass. Your GO is recorded as an override, with your name and this reason.`) },
+      { type: 'section', text: mrkdwn(unmet.join('\n') || 'The checklist is complete now: a plain GO needs no reason.') },
+      {
+        type: 'input', block_id: OVERRIDE_REASON.block, label: plain('Why GO with this checklist?'),
+        element: { type: 'plain_text_input', action_id: OVERRIDE_REASON.action, multiline: true, min_length: OVERRIDE_REASON.minLength, max_length: OVERRIDE_REASON.maxLength },
+      },
+    ],
+  };
 }

@@ -4,16 +4,17 @@
 // at once (Slack wants an answer within 3 s), maps the Slack user to a person
 // of the release's plan, sends the update through the release client (the
 // workflow's validators decide), and replaces the message with the outcome.
-// A refusal is an ephemeral message to the clicker and changes nothing.
+// A GO below a full checklist opens a modal for the override's reason; its
+// submission decides. A refusal is an ephemeral message and changes nothing.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, LogLevel, type BlockAction, type ButtonAction as BoltButton } from '@slack/bolt';
-import type { Notifier } from '../adapters/chat/notifier';
-import { notifierFromEnv } from '../adapters/chat/slack';
+import { slackNotifierFromEnv, type SlackNotifier } from '../adapters/chat/slack';
 import { ReleaseClient } from '../release-client';
 import { RefusedError } from '../workflows/validate';
 import {
-  ACTION_PREFIX, ButtonValueError, decodeButton, gatePromptOf, renderPrompt, stageOfTarget, stagePromptOf, type ButtonValue,
+  ACTION_PREFIX, ButtonValueError, decodeButton, decodeOverrideContext, GO_OVERRIDE_CALLBACK, gatePromptOf, OVERRIDE_REASON,
+  renderGoOverrideModal, renderPrompt, stageOfTarget, stagePromptOf, type ButtonValue,
 } from './blocks';
 import { ReplayGuard, SIGNATURE_WINDOW_SECONDS, SignatureError, verifySlackSignature } from './signature';
 
@@ -23,7 +24,7 @@ export type ReleaseControl = Pick<ReleaseClient, 'plan' | 'status' | 'decide' | 
 export interface SlackReceiverOptions {
   signingSecret: string;
   releases: ReleaseControl;
-  notifier: Notifier;
+  notifier: SlackNotifier;
   port?: number;
   host?: string;
   /** Where Slack posts interactions (the app's Interactivity Request URL path). */
@@ -86,41 +87,83 @@ export async function startSlackReceiver(opts: SlackReceiverOptions): Promise<Sl
     if (channel) await notifier.ephemeral(channel, user, `Not done: ${why}. Nothing changed.`);
   };
 
+  /** One click (or an override's submission) as the person the plan knows: the workflow decides. */
+  const act = async (click: ButtonValue, user: string, where: { channel?: string; ts?: string; triggerId?: string }, override?: { reason: string }) => {
+    const { channel, ts } = where;
+    const plan = await releases.plan(click.release, click.runId);
+    const person = plan.people.find((p) => p.slack === user);
+    if (!person) {
+      await refuse(channel, user, `your Slack account (${user}) is not a person of ${click.release}'s plan`);
+      return;
+    }
+    const stage = stageOfTarget(click.target);
+    if (click.action === 'go' || click.action === 'no-go') {
+      if (click.target !== 'go') throw new ButtonValueError(`unknown gate "${click.target}"`);
+      if (click.action === 'go' && !override) {
+        const status = await releases.status(click.release, click.runId);
+        if (status.gates.go.state === 'open' && status.gates.go.checklist.some((i) => !i.ok)) {
+          // An override is recorded with the person's own reason: ask for it; the submission decides.
+          const opened = await notifier.openModal(where.triggerId ?? '', renderGoOverrideModal(gatePromptOf(status, plan, 'go'), { button: click, channel, ts }));
+          log(`slack: go by ${person.id} (${user}) on ${click.release}: checklist incomplete, override reason asked (${opened.detail})`);
+          if (!opened.delivered) await refuse(channel, user, `the form for the override's reason could not be opened (${opened.detail})`);
+          return;
+        }
+      }
+      await releases.decide({
+        release: click.release, runId: click.runId, gate: click.target, decision: click.action, approver: person.id,
+        reason: override?.reason ?? CLICK_REASON[click.action], ...(override ? { override: true } : {}),
+      });
+    } else {
+      if (stage === null) throw new ButtonValueError(`"${click.target}" is not a canary stage`);
+      await releases.canaryControl(click.action, { release: click.release, runId: click.runId, by: person.id, reason: CLICK_REASON[click.action], stage });
+    }
+    log(`slack: ${click.action}${override ? ' (override)' : ''} by ${person.id} (${user}) on ${click.release} run ${click.runId} ${click.target}: accepted`);
+    if (channel && ts) {
+      const status = await releases.status(click.release, click.runId);
+      const record = stage === null ? null : status.stages[stage - 1];
+      const prompt = record ? stagePromptOf(status, plan, record) : gatePromptOf(status, plan, 'go');
+      const updated = await notifier.update({ channel, ts }, renderPrompt(prompt));
+      if (!updated.delivered) log(`slack: message ${channel} ${ts} not updated: ${updated.detail}`);
+    }
+  };
+  const refusalOf = async (err: unknown, channel: string | undefined, user: string) => {
+    const known = err instanceof RefusedError || err instanceof ButtonValueError || (err as Error).name === 'ReleaseCommandError';
+    await refuse(channel, user, known ? (err as Error).message.replace(/^refused: /, '') : `the release could not be reached (${(err as Error).message})`);
+  };
+
   app.action<BlockAction<BoltButton>>({ action_id: new RegExp(`^${ACTION_PREFIX}`) }, async ({ ack, body, action }) => {
     await ack(); // first: the HTTP answer goes out now, the update follows
     const user = body.user.id;
     const channel = body.channel?.id ?? body.container?.channel_id;
     const ts = body.message?.ts ?? body.container?.message_ts;
     try {
-      const click = decodeButton(action.value);
-      const plan = await releases.plan(click.release, click.runId);
-      const person = plan.people.find((p) => p.slack === user);
-      if (!person) {
-        await refuse(channel, user, `your Slack account (${user}) is not a person of ${click.release}'s plan`);
-        return;
-      }
-      const stage = stageOfTarget(click.target);
-      if (click.action === 'go' || click.action === 'no-go') {
-        if (click.target !== 'go') throw new ButtonValueError(`unknown gate "${click.target}"`);
-        await releases.decide({
-          release: click.release, runId: click.runId, gate: click.target, decision: click.action, approver: person.id,
-          reason: CLICK_REASON[click.action], ...(click.override ? { override: true } : {}),
-        });
-      } else {
-        if (stage === null) throw new ButtonValueError(`"${click.target}" is not a canary stage`);
-        await releases.canaryControl(click.action, { release: click.release, runId: click.runId, by: person.id, reason: CLICK_REASON[click.action], stage });
-      }
-      log(`slack: ${click.action} by ${person.id} (${user}) on ${click.release} run ${click.runId} ${click.target}: accepted`);
-      if (channel && ts) {
-        const status = await releases.status(click.release, click.runId);
-        const record = stage === null ? null : status.stages[stage - 1];
-        const prompt = record ? stagePromptOf(status, plan, record) : gatePromptOf(status, plan, 'go');
-        const updated = await notifier.update({ channel, ts }, renderPrompt(prompt));
-        if (!updated.delivered) log(`slack: message ${channel} ${ts} not updated: ${updated.detail}`);
-      }
+      // The trigger opens the override's modal, if one is needed (Slack allows 3 s to use it).
+      await act(decodeButton(action.value), user, { channel, ts, triggerId: body.trigger_id });
     } catch (err) {
-      const known = err instanceof RefusedError || err instanceof ButtonValueError || (err as Error).name === 'ReleaseCommandError';
-      await refuse(channel, user, known ? (err as Error).message.replace(/^refused: /, '') : `the release could not be reached (${(err as Error).message})`);
+      await refusalOf(err, channel, user);
+    }
+  });
+
+  app.view(GO_OVERRIDE_CALLBACK, async ({ ack, body, view }) => {
+    const user = body.user.id;
+    const reason = view.state.values[OVERRIDE_REASON.block]?.[OVERRIDE_REASON.action]?.value?.trim() ?? '';
+    const invalid = (message: string) => ack({ response_action: 'errors', errors: { [OVERRIDE_REASON.block]: message } });
+    if (reason.length < OVERRIDE_REASON.minLength) {
+      await invalid(`Say why GO is right with this checklist (at least ${OVERRIDE_REASON.minLength} characters).`);
+      return;
+    }
+    let context;
+    try {
+      context = decodeOverrideContext(view.private_metadata);
+    } catch (err) {
+      await invalid((err as Error).message);
+      return;
+    }
+    await ack(); // closes the modal; the decision's outcome replaces the message or comes as an ephemeral refusal
+    try {
+      await act(context.button, user, context, { reason });
+    } catch (err) {
+      await refusalOf(err, context.channel, user);
     }
   });
 
@@ -166,8 +209,8 @@ export async function startSlackReceiver(opts: SlackReceiverOptions): Promise<Sl
 
 if (require.main === module) {
   const secret = process.env.SLACK_SIGNING_SECRET ?? '';
-  const notifier = notifierFromEnv();
-  if (!secret || !notifier.configured) {
+  const notifier = slackNotifierFromEnv();
+  if (!secret || !notifier) {
     console.error('slack receiver: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN (and SLACK_API_URL for a Web API other than Slack\'s)');
     process.exit(2);
   }

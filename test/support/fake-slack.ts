@@ -18,7 +18,7 @@ export interface SlackCall {
 
 type Failure = { status: number } | { error: string } | { rateLimitedSeconds: number };
 
-const JSON_FIELDS = ['blocks', 'attachments', 'metadata'];
+const JSON_FIELDS = ['blocks', 'attachments', 'metadata', 'view'];
 
 export class FakeSlack {
   readonly calls: SlackCall[] = [];
@@ -26,6 +26,7 @@ export class FakeSlack {
   private readonly messages = new Map<string, Record<string, unknown>>();
   private readonly failures = new Map<string, Failure[]>();
   private readonly held = new Map<string, Promise<void>>();
+  private readonly usedTriggers = new Set<string>();
   private down = false;
   private tsCounter = 0;
 
@@ -161,6 +162,14 @@ export class FakeSlack {
         this.messages.set(key, message);
         return ok({ channel: args.channel, ts: args.ts, text: args.text });
       }
+      case 'views.open': {
+        // Slack answers a trigger older than 3 s, or used before, with expired_trigger_id.
+        if (typeof args.trigger_id !== 'string' || args.trigger_id === '') return fail('invalid_trigger_id');
+        if (this.usedTriggers.has(args.trigger_id)) return fail('expired_trigger_id');
+        if (typeof args.view !== 'object' || args.view === null) return fail('invalid_arguments');
+        this.usedTriggers.add(args.trigger_id);
+        return ok({ view: { id: `V${String(++this.tsCounter).padStart(8, '0')}`, ...(args.view as Record<string, unknown>) } });
+      }
       case 'chat.postEphemeral':
         if (typeof args.user !== 'string' || typeof args.channel !== 'string') return fail('user_not_in_channel');
         return ok({ message_ts: `${1_700_000_000 + this.tsCounter}.${String(++this.tsCounter).padStart(6, '0')}` });
@@ -211,6 +220,31 @@ export function blockActionPayload(opts: { user: string; channel: string; ts: st
     message: { type: 'message', ts: opts.ts, text: '', user: 'UFAKEBOT' },
     response_url: 'https://hooks.slack.invalid/actions/TFAKE/1/abc',
     actions: [{ type: 'button', action_id: opts.button.action_id, block_id: opts.button.block_id, text: opts.button.text, value: opts.button.value, action_ts: actionTs }],
+  };
+}
+
+/**
+ * A view_submission payload for a modal the app opened (`view` as views.open sent it), with
+ * `inputs` (action_id to typed text) in its input blocks, as Slack posts it when the user submits.
+ */
+export function viewSubmissionPayload(opts: { user: string; view: Record<string, unknown>; inputs: Record<string, string> }): Record<string, unknown> {
+  const values: Record<string, Record<string, { type: string; value: string | null }>> = {};
+  for (const block of (opts.view.blocks ?? []) as { type: string; block_id?: string; element?: { type: string; action_id: string } }[]) {
+    if (block.type !== 'input' || !block.element || !block.block_id) continue;
+    values[block.block_id] = { [block.element.action_id]: { type: block.element.type, value: opts.inputs[block.element.action_id] ?? null } };
+  }
+  clicks += 1;
+  return {
+    type: 'view_submission',
+    team: { id: 'TFAKE', domain: 'spark' },
+    user: { id: opts.user, username: opts.user.toLowerCase(), team_id: 'TFAKE' },
+    api_app_id: 'AFAKEAPP',
+    token: 'legacy-verification-token',
+    trigger_id: `${clicks}.3333.${Date.now()}`,
+    view: {
+      id: `VSUBMIT${clicks}`, team_id: 'TFAKE', type: 'modal', callback_id: opts.view.callback_id, private_metadata: opts.view.private_metadata,
+      blocks: opts.view.blocks, title: opts.view.title, state: { values }, hash: `${clicks}.hash`, app_id: 'AFAKEAPP', bot_id: 'BFAKEBOT',
+    },
   };
 }
 

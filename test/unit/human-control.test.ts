@@ -6,7 +6,7 @@ import { main } from '../../src/client';
 import { loadPlanFileWith } from '../../src/plan/loader';
 import { PlanError } from '../../src/plan/schema';
 import {
-  decodeButton, encodeButton, gatePromptOf, renderGatePrompt, renderStagePrompt, stageOfTarget, stagePromptOf, type ButtonValue,
+  decodeButton, decodeOverrideContext, encodeButton, encodeOverrideContext, GO_OVERRIDE_CALLBACK, gatePromptOf, OVERRIDE_REASON, renderGatePrompt, renderGoOverrideModal, renderStagePrompt, stageOfTarget, stagePromptOf, type ButtonValue,
 } from '../../src/slack/blocks';
 import type { ReleaseStatus, StageRecord } from '../../src/workflows/messages';
 import {
@@ -129,14 +129,31 @@ describe('Slack messages', () => {
     expect(stageOfTarget('stage-0')).toBeNull();
   });
 
-  it('an open gate below 10/10 offers GO as a confirmed override, and NO-GO with a confirmation', () => {
+  it('an open gate below 10/10 offers GO as an override (its click opens the reason modal), and NO-GO with a confirmation', () => {
     const message = renderGatePrompt(gatePromptOf(status(), plan, 'go'));
     expect(message.text).toBe('GO/NO-GO (10/10 checklist) for spark-trading v1.4.0 is open: checklist 7/10, 0 of 1 GO so far. Approvers: bora, cem, elif (quorum 1); decide before 2030-01-01T00:30:00.000Z, no decision is NO-GO.');
     const actions = message.blocks!.find((b) => b.type === 'actions') as { elements: { action_id: string; value: string; text: { text: string }; confirm?: unknown }[] };
     expect(actions.elements.map((e) => [e.action_id, e.text.text, e.confirm !== undefined])).toEqual([
-      ['spark:go', 'GO (override, checklist 7/10)', true], ['spark:no-go', 'NO-GO', true],
+      ['spark:go', 'GO (override, checklist 7/10)', false], ['spark:no-go', 'NO-GO', true],
     ]);
     expect(decodeButton(actions.elements[0]!.value)).toEqual({ release: CTX.release, runId: CTX.runId, target: 'go', action: 'go', override: true });
+  });
+
+  it('the override modal lists what fails, asks for a bounded reason and carries the click back', () => {
+    const button: ButtonValue = { release: CTX.release, runId: CTX.runId, target: 'go', action: 'go', override: true };
+    const prompt = gatePromptOf(status(), plan, 'go');
+    const modal = renderGoOverrideModal(prompt, { button, channel: 'C0WARROOM', ts: '1700000000.000001' });
+    expect(modal.callback_id).toBe(GO_OVERRIDE_CALLBACK);
+    const unmet = prompt.checklist.filter((i) => !i.ok);
+    expect(unmet).toHaveLength(3);
+    for (const item of unmet) expect(JSON.stringify(modal.blocks)).toContain(item.item);
+    expect(modal.blocks.find((b) => b.type === 'input')).toMatchObject({
+      block_id: OVERRIDE_REASON.block, element: { type: 'plain_text_input', action_id: OVERRIDE_REASON.action, min_length: 10, max_length: 2000 },
+    });
+    expect(decodeOverrideContext(modal.private_metadata)).toEqual({ button, channel: 'C0WARROOM', ts: '1700000000.000001' });
+    expect(() => decodeOverrideContext('{')).toThrow(/private_metadata: not a spark-release override/);
+    expect(() => decodeOverrideContext(encodeOverrideContext({ button: { ...button, action: 'no-go' } }))).toThrow(/not a GO override/);
+    expect(() => decodeOverrideContext(JSON.stringify({ b: encodeButton(button), c: 7 }))).toThrow(/field c must be a string/);
   });
 
   it('a complete checklist offers a plain GO; a decided gate shows who decided and when, and no buttons', () => {

@@ -11,10 +11,10 @@ import { createSlackNotifier } from '../../src/adapters/chat/slack';
 import type { Page } from '../../src/adapters/pager/pager';
 import { loadConfig } from '../../src/config';
 import { previewRollback } from '../../src/cli/rollback-preview';
-import { decodeButton } from '../../src/slack/blocks';
+import { decodeButton, GO_OVERRIDE_CALLBACK, OVERRIDE_REASON } from '../../src/slack/blocks';
 import { startSlackReceiver, type SlackReceiver } from '../../src/slack/receiver';
 import type { ReleaseStatus } from '../../src/workflows/messages';
-import { blockActionPayload, buttonIn, FakeSlack, postInteraction, type SlackCall } from '../support/fake-slack';
+import { blockActionPayload, buttonIn, FakeSlack, postInteraction, viewSubmissionPayload, type SlackCall } from '../support/fake-slack';
 import { startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
 
 const SECRET = 'workflow-test-signing-secret';
@@ -80,12 +80,26 @@ function refOf(call: SlackCall): MessageRef {
   return { channel: String(call.answer.body.channel), ts: String(call.answer.body.ts) };
 }
 
-/** Clicks `actionId` on the message as it looks now (after any chat.update), as `user`. */
-async function click(ref: MessageRef, actionId: string, user: string): Promise<void> {
+/** Clicks `actionId` on the message as it looks now (after any chat.update), as `user`; returns the click's trigger. */
+async function click(ref: MessageRef, actionId: string, user: string): Promise<string> {
   const message = slack.message(ref.channel, ref.ts);
   const button = buttonIn(message?.blocks, actionId);
-  const answer = await postInteraction(receiver.url, SECRET, blockActionPayload({ user, channel: ref.channel, ts: ref.ts, button }));
+  const payload = blockActionPayload({ user, channel: ref.channel, ts: ref.ts, button });
+  const answer = await postInteraction(receiver.url, SECRET, payload);
   expect(answer.status).toBe(200);
+  return String(payload.trigger_id);
+}
+
+/** The modal the receiver opened for a click's trigger. */
+async function modalFor(trigger: string): Promise<Record<string, unknown>> {
+  const opened = await slack.waitFor((c) => c.method === 'views.open' && c.args.trigger_id === trigger);
+  expect(opened.answer.body.ok).toBe(true);
+  return opened.args.view as Record<string, unknown>;
+}
+
+/** Submits a modal as `user` with `reason` typed; returns the receiver's HTTP answer. */
+async function submit(view: Record<string, unknown>, user: string, reason: string): Promise<{ status: number; body: string }> {
+  return postInteraction(receiver.url, SECRET, viewSubmissionPayload({ user, view, inputs: { [OVERRIDE_REASON.action]: reason } }));
 }
 
 /** The ephemeral message `user` got after `since` calls. */
@@ -106,33 +120,43 @@ test('a release driven from Slack: GO by a signed click, refusals change nothing
   const started = await h.client.start(plan, 'deniz');
   const { release, runId } = started;
   const gate = refOf(await promptCall(started, 'spark:go', 'go'));
+  // Nobody answers the red team's items here, so the gate opens below 10/10.
   const before = await waitForStatus(h.client, release, (s) => s.gates.go.state === 'open');
-  // Below 10/10 the GO button says override and asks to confirm; at 10/10 it is a plain GO.
   const passed = before.gates.go.checklist.filter((i) => i.ok).length;
-  const complete = passed === before.gates.go.checklist.length;
+  expect(before.gates.go.checklist.find((i) => i.item.startsWith('Red team'))?.ok).toBe(false);
   const go = buttonIn(slack.message(gate.channel, gate.ts)!.blocks, 'spark:go');
-  expect(go.text.text).toBe(complete ? 'GO' : `GO (override, checklist ${passed}/10)`);
-  expect(go.confirm !== undefined).toBe(!complete);
-  expect(decodeButton(go.value)).toEqual({ release, runId, target: 'go', action: 'go', ...(complete ? {} : { override: true }) });
+  expect(go.text.text).toBe(`GO (override, checklist ${passed}/10)`);
+  expect(decodeButton(go.value)).toEqual({ release, runId, target: 'go', action: 'go', override: true });
 
-  // Someone Slack knows but the plan does not, and a person of the plan who is not an approver.
+  // Someone Slack knows but the plan does not: refused before anything opens.
   let mark = slack.calls.length;
   await click(gate, 'spark:go', USERS.stranger);
   expect((await ephemeralTo(USERS.stranger, mark)).args.text).toBe(`Not done: your Slack account (${USERS.stranger}) is not a person of ${release}'s plan. Nothing changed.`);
-  await click(gate, 'spark:go', USERS.deniz);
+  // A person of the plan who is not an approver is asked for a reason, and the workflow refuses the submission.
+  mark = slack.calls.length;
+  const denizModal = await modalFor(await click(gate, 'spark:go', USERS.deniz));
+  expect((await submit(denizModal, USERS.deniz, 'I want this out before the weekend')).status).toBe(200);
   expect((await ephemeralTo(USERS.deniz, mark)).args.text).toMatch(/approver: "deniz" may not decide gate go \(approvers: bora, cem, elif\)/);
   let status: ReleaseStatus = await h.client.status(release);
   expect(status.gates.go).toMatchObject({ state: 'open', decisions: [] });
   expect(status.decisions).toEqual([]);
 
-  // bora's click approves; the receiver replaces the message with who decided and when.
+  // bora's click opens the override's modal: what fails, and a reason to type. A reason too short is sent back.
   mark = slack.calls.length;
-  await click(gate, 'spark:go', USERS.bora);
+  const modal = await modalFor(await click(gate, 'spark:go', USERS.bora));
+  expect(modal.callback_id).toBe(GO_OVERRIDE_CALLBACK);
+  expect(JSON.stringify(modal.blocks)).toContain('Red team');
+  const short = await submit(modal, USERS.bora, 'ok');
+  expect(JSON.parse(short.body)).toEqual({ response_action: 'errors', errors: { [OVERRIDE_REASON.block]: expect.stringMatching(/at least 10 characters/) } });
+  expect((await h.client.status(release)).gates.go.decisions).toEqual([]);
+  // With a reason, the GO is an override on record with bora's own words; the message shows who decided and why.
+  const reason = 'red team items are confirmed by phone with elif; the form was down';
+  expect((await submit(modal, USERS.bora, reason)).status).toBe(200);
   status = await waitForStatus(h.client, release, (s) => s.gates.go.state === 'go');
-  expect(status.gates.go.decisions).toEqual([expect.objectContaining({ by: 'bora', decision: 'go', reason: 'GO from a Slack button', release, runId, accepted: true })]);
+  expect(status.gates.go.decisions).toEqual([expect.objectContaining({ by: 'bora', decision: 'go', reason, override: true, release, runId, accepted: true })]);
   const decided = await slack.waitFor((c) => updatesOf(gate, mark).includes(c));
   const at = status.gates.go.decisions[0]!.at;
-  expect(text(decided.args.blocks)).toContain(`*GO* by <@${USERS.bora}> (bora) at ${at}: GO from a Slack button`);
+  expect(text(decided.args.blocks)).toContain(`*GO* by <@${USERS.bora}> (bora) at ${at}: ${reason}`);
   expect(() => buttonIn(decided.args.blocks, 'spark:go')).toThrow(/no button spark:go/);
   // A click on the old copy of the message, on a gate already decided: refused, nothing recorded.
   mark = slack.calls.length;

@@ -4,6 +4,7 @@
 import {
   LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, WebClient,
 } from '@slack/web-api';
+import type { types } from '@slack/bolt';
 import { requireHttpUrl, requireTimeoutMs } from '../http';
 import { attemptWithRetries, checkRetryPolicy, DEFAULT_DELIVERY_RETRY, type RetryDecision, type RetryPolicy } from '../retry';
 import { unconfiguredNotifier, type ChatMessage, type Delivery, type MessageRef, type Notifier } from './notifier';
@@ -36,7 +37,12 @@ function describe(error: Error): string {
   return error.message;
 }
 
-export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
+/** Slack's notifier, which can also open a modal for a click (the GO override asks for a reason). */
+export interface SlackNotifier extends Notifier {
+  openModal(triggerId: string, view: types.ModalView): Promise<Delivery>;
+}
+
+export function createSlackNotifier(opts: SlackNotifierOptions): SlackNotifier {
   if (typeof opts.token !== 'string' || opts.token.trim() === '') throw new Error('token: a Slack bot token is required');
   const apiUrl = requireHttpUrl(opts.apiUrl ?? SLACK_API_URL, 'apiUrl') + '/';
   const timeoutMs = requireTimeoutMs(opts.timeoutMs ?? 5000, 'timeoutMs');
@@ -80,12 +86,21 @@ export function createSlackNotifier(opts: SlackNotifierOptions): Notifier {
         await client.chat.postEphemeral({ channel, user, text });
         return undefined;
       }),
+    openModal: (triggerId: string, view: types.ModalView) =>
+      deliver('views.open', async () => {
+        await client.views.open({ trigger_id: triggerId, view });
+        return undefined;
+      }),
   };
 }
 
 /** The notifier the environment configures: SLACK_BOT_TOKEN (and SLACK_API_URL); without a token, none. */
 export function notifierFromEnv(env: NodeJS.ProcessEnv = process.env): Notifier {
+  return slackNotifierFromEnv(env) ?? unconfiguredNotifier;
+}
+
+/** Slack's notifier from SLACK_BOT_TOKEN (and SLACK_API_URL); null without a token. */
+export function slackNotifierFromEnv(env: NodeJS.ProcessEnv = process.env): SlackNotifier | null {
   const token = env.SLACK_BOT_TOKEN?.trim();
-  if (!token) return unconfiguredNotifier;
-  return createSlackNotifier({ token, apiUrl: env.SLACK_API_URL?.trim() || SLACK_API_URL });
+  return token ? createSlackNotifier({ token, apiUrl: env.SLACK_API_URL?.trim() || SLACK_API_URL }) : null;
 }
