@@ -8,7 +8,7 @@ import { createActivities } from './activities';
 import { firstWriterWinsOnRetry } from './activities/evidence-retry';
 import { createPostgresLedger } from './adapters/ledger/postgres';
 import { createPrometheusProvider } from './adapters/metrics/prometheus';
-import { scmFromEnv } from './adapters/scm';
+import { scmFromEnv, type ScmAdapters } from './adapters/scm';
 import { notifierFromEnv } from './adapters/chat/slack';
 import { withWebhookFromEnv } from './adapters/chat/webhook';
 import { pagerFromEnv } from './adapters/pager';
@@ -34,13 +34,15 @@ export interface ReleaseWorkerOptions {
   metricsPort?: number | null;
   /** What may run and be reached (default: $SPARK_WORKER_CONFIG or config/worker.yaml). */
   workerConfig?: WorkerConfig;
+  /** The freeze and tag adapters (default: from the environment; tests pass their GitHub stand-in). */
+  scm?: ScmAdapters;
 }
 
 export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Promise<ReleaseWorker> {
   const config = opts.config ?? loadConfig();
   const allowed = opts.workerConfig ?? loadWorkerConfig(); // a bad file stops the worker at once
   const settings = temporalSettings();
-  const scm = scmFromEnv(); // before anything opens: a bad variable stops the worker at once
+  const scm = opts.scm ?? scmFromEnv(); // before anything opens: a bad variable stops the worker at once
   // Slack and the pager from SLACK_BOT_TOKEN / SLACK_API_URL and SPARK_PAGER_WEBHOOK / SPARK_PAGER_COMMAND;
   // unset, every announcement and page is recorded as not delivered.
   const notifier = withWebhookFromEnv(notifierFromEnv());

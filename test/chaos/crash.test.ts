@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { temporal } from '@temporalio/proto';
 import { seededRandom } from '../../demo/prng';
-import { waitForStatus } from '../support/harness';
+import { approveGo, waitForStatus } from '../support/harness';
 import { startChaosEnv, type ChaosEnv } from './support/chaos-env';
 import { CRASH_PLAN_OVERRIDES, CrashDriver } from './support/crash-driver';
 import { collectFacts } from './support/facts';
@@ -57,8 +57,7 @@ test('two workers on one queue: one killed mid-canary, then the server restarted
   const b = await env.startWorker('two-b');
   try {
     const { release } = await env.client.start(env.plan(CRASH_PLAN_OVERRIDES), 'deniz');
-    await waitForStatus(env.client, release, (s) => s.gates.go.state === 'open', 120_000);
-    await env.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'chaos: GO', override: true });
+    await approveGo(env.client, release, 'chaos: GO');
 
     await waitForStatus(env.client, release, (s) => s.phase === 'canary' && s.stage?.index === 1, 120_000);
     await a.kill();

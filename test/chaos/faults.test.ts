@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { loadConfig } from '../../src/config';
 import type { ReleaseStatus } from '../../src/workflows/messages';
-import { waitForStatus } from '../support/harness';
+import { approveGo, waitForStatus } from '../support/harness';
 import { startChaosEnv, type ChaosEnv } from './support/chaos-env';
 import { CRASH_PLAN_OVERRIDES } from './support/crash-driver';
 import { collectFacts } from './support/facts';
@@ -82,8 +82,7 @@ async function startRelease(overrides: Record<string, unknown>) {
   await sleep(2000);
   const window = { weightsFrom: env.recorder.history.length, startedAt: Date.now(), resultTimeoutMs: 300_000 };
   const { release } = await env.client.start(env.plan({ ...CRASH_PLAN_OVERRIDES, ...overrides }), 'deniz');
-  await waitForStatus(env.client, release, (s) => s.gates.go.state === 'open', 120_000);
-  await env.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'chaos: GO', override: true });
+  await approveGo(env.client, release, 'chaos: GO');
   return { release, window };
 }
 

@@ -10,7 +10,7 @@ import { temporal } from '@temporalio/proto';
 import fc from 'fast-check';
 import { completenessOf } from '../../src/evidence/completeness';
 import type { ReleaseStatus } from '../../src/workflows/messages';
-import { waitForStatus } from '../support/harness';
+import { approveGo, openGoWithFullChecklist, waitForStatus } from '../support/harness';
 import { startChaosEnv, type ChaosEnv } from './support/chaos-env';
 import { CRASH_PLAN_OVERRIDES } from './support/crash-driver';
 import type { WorkerProcess } from './support/worker-process';
@@ -50,9 +50,9 @@ test('oversized and unauthorised updates and signals are refused with a clear me
   await env.target.setWeight(0);
   // elif is an approver, so her own GO is refused for being the initiator's.
   const { release, runId } = await env.client.start(env.plan({ ...CRASH_PLAN_OVERRIDES, canary: { humanWaitLimit: '4h' } }), 'elif');
-  const before = await waitForStatus(env.client, release, (s) => s.gates.go.state === 'open', 120_000);
+  const before = await openGoWithFullChecklist(env.client, release);
   const { handle } = await env.client.handle(release);
-  const decision = { release, runId, gate: 'go', decision: 'go', approver: 'bora', reason: 'ok', override: true };
+  const decision = { release, runId, gate: 'go', decision: 'go', approver: 'bora', reason: 'ok' };
   const update = (name: string, arg: unknown) => refusal(handle.executeUpdate(name, { args: [arg] }));
 
   // Gate decisions: each refusal names what is wrong.
@@ -66,7 +66,7 @@ test('oversized and unauthorised updates and signals are refused with a clear me
   // A 2 MB update must never reach the cluster: Temporal 1.29.1 terminates the workflow when the
   // rejection (which carries the request back) exceeds its size limit (docs/reliability.md).
   // Every front end goes through ReleaseClient, which refuses it before sending.
-  await expect(env.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: HUGE, override: true })).rejects.toThrow('reason: longer than 2000 characters');
+  await expect(env.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: HUGE })).rejects.toThrow('reason: longer than 2000 characters');
   // The other updates: canary controls, hand-over, risks.
   const control = { release, runId, by: 'bora', reason: 'ok' };
   expect(await update('holdCanary', { ...control, reason: LONG })).toMatch(/reason: longer than 2000 characters/);
@@ -105,7 +105,7 @@ test('oversized and unauthorised updates and signals are refused with a clear me
   expect(events!.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)).toEqual([]);
 
   // The release still works for the people it should: GO, then the canary controls refuse strangers.
-  await env.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'checked', override: true });
+  await approveGo(env.client, release, 'checked');
   await waitForStatus(env.client, release, (s) => s.phase === 'canary' && s.stage?.index === 0, 120_000);
   expect(await update('holdCanary', { ...control, by: 'cem' })).toMatch(/by: "cem" may not hold the canary/);
   expect(await update('rollbackNow', { ...control, reason: LONG })).toMatch(/reason: longer than 2000 characters/);
@@ -130,7 +130,7 @@ function messages(ref: { release: string; runId: string }) {
   const risk = { description: 'd', owner: 'bora', due: '2026-12-01', mitigation: 'm' };
   return {
     updates: {
-      decideGate: { ...ref, gate: 'go', decision: 'go', approver: 'bora', reason: 'checked', override: true },
+      decideGate: { ...ref, gate: 'go', decision: 'go', approver: 'bora', reason: 'checked' },
       holdCanary: { ...control, stage: 1 },
       resumeCanary: control,
       promoteNow: control,
@@ -195,9 +195,9 @@ test('generated hostile strings in every signal and update change nothing; the r
   };
 
   // While the GO gate is open, then while canary stage 1 runs.
-  const gateOpen = await waitForStatus(env.client, release, (s) => s.gates.go.state === 'open', 120_000);
+  const gateOpen = await openGoWithFullChecklist(env.client, release);
   unchanged(gateOpen, await barrage(1301));
-  await env.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'checked', override: true });
+  await approveGo(env.client, release, 'checked');
   const stage1 = await waitForStatus(env.client, release, (s) => s.phase === 'canary' && s.stage?.index === 0 && s.stage.state === 'running', 120_000);
   const afterStage = await barrage(1302);
   unchanged(stage1, afterStage);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
 import { loadConfig, projectRoot } from '../../src/config';
-import { startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
+import { approveGo, startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
 
 const config = loadConfig();
 const namespace = config.temporalNamespace;
@@ -63,8 +63,7 @@ test('a release engineer finds a running release by its phase and reads its stag
   const { release } = started;
   current = release;
   expect(started.missingSearchAttributes).toEqual([]);
-  await waitForStatus(h.client, release, (s) => s.gates.go.state === 'open');
-  await h.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'ui test: go', override: true });
+  await approveGo(h.client, release);
   await waitForStatus(h.client, release, (s) => s.stage?.index === 1 && s.stage.evaluations >= 2);
 
   // "All releases now in canary" is one filter.

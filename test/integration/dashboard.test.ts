@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, projectRoot } from '../../src/config';
-import { startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
+import { approveGo, startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
 
 interface Target { expr: string; refId: string }
 interface Panel { id: number; type: string; title: string; targets?: Target[] }
@@ -89,8 +89,7 @@ test('the dashboard parses: a 30 s refresh, a default for every variable, a quer
 test('every panel returns data from the real Prometheus during a demo run', async () => {
   const plan = uniquePlan();
   const { release } = await h.client.start(plan, 'deniz');
-  await waitForStatus(h.client, release, (s) => s.gates.go.state === 'open');
-  await h.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'dashboard test: go', override: true });
+  await approveGo(h.client, release);
   await waitForStatus(h.client, release, (s) => s.stage?.index === 1);
 
   // While the release is in canary, the worker counts it there (from visibility, the SparkPhase attribute).

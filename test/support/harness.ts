@@ -2,6 +2,9 @@
 // as child processes, scraped by the real Prometheus), a worker on its own task
 // queue against the real Temporal dev server, and the evidence ledger in the
 // real PostgreSQL. `bash scripts/services.sh up` must have started them.
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
 import { loadConfig, type WorkerConfig } from '../../src/config';
@@ -13,6 +16,8 @@ import { installWorkerRuntime } from '../../src/metrics/runtime';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { startDemoTarget, type DemoTarget } from '../../demo/target';
 import { startNtpServer, type NtpServer } from '../../demo/ntp';
+import { startFakeGitHub, type FakeGitHub } from '../../demo/fake-github';
+import { scmFromEnv } from '../../src/adapters/scm';
 
 let ntp: NtpServer | undefined;
 
@@ -30,8 +35,21 @@ export interface Harness {
   target: DemoTarget;
   client: ReleaseClient;
   taskQueue: string;
+  /** The GitHub stand-in the freeze labels (the test's own, or one the harness started with 3 open pull requests). */
+  github: FakeGitHub;
   close(): Promise<void>;
 }
+
+export interface HarnessOptions {
+  workerMetricsPort?: number;
+  workerConfig?: WorkerConfig;
+  /** A GitHub stand-in the test drives itself; its token must be GITHUB_TOKEN_FOR_TESTS. */
+  github?: FakeGitHub;
+  /** A git repository for the release tag (unset: no tag is made). */
+  gitRepo?: string;
+}
+
+export const GITHUB_TOKEN_FOR_TESTS = 'test-token';
 
 async function reachable(url: string): Promise<boolean> {
   try {
@@ -41,7 +59,7 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
-export async function startHarness(name: string, opts: { workerMetricsPort?: number; workerConfig?: WorkerConfig } = {}): Promise<Harness> {
+export async function startHarness(name: string, opts: HarnessOptions = {}): Promise<Harness> {
   const config = loadConfig();
   if (!(await reachable(`${config.prometheusUrl}/-/ready`))) {
     throw new Error(`Prometheus not reachable at ${config.prometheusUrl}: run \`bash scripts/services.sh up\``);
@@ -55,13 +73,23 @@ export async function startHarness(name: string, opts: { workerMetricsPort?: num
   ntp ??= await startNtpServer();
   // Through pgBouncer when scripts/env.sh is sourced (npm test does), as the checks expect.
   const target = await startDemoTarget({ load: { rps: 100 }, databaseUrl: process.env.SPARK_TARGET_DATABASE_URL });
+  // The freeze holds real pull requests, so the checklist's "change freeze in effect" can be true.
+  const github = opts.github ?? (await startFakeGitHub({ repository: 'acme/spark', token: GITHUB_TOKEN_FOR_TESTS }));
+  if (!opts.github) for (const number of [101, 102, 103]) github.add({ number, title: `PR ${number}`, pullRequest: true });
+  const scm = scmFromEnv({ GITHUB_API_URL: github.url, GITHUB_REPOSITORY: github.repository, GITHUB_TOKEN: GITHUB_TOKEN_FOR_TESTS, ...(opts.gitRepo ? { SPARK_GIT_REPO: opts.gitRepo } : {}) });
   let worker: ReleaseWorker | undefined;
   let client: ReleaseClient | undefined;
+  const dropKey = ensureSigningKey();
+  const stopOwn = async () => {
+    dropKey();
+    await target.stop();
+    if (!opts.github) await github.close();
+  };
   try {
     client = await ReleaseClient.connect(taskQueue);
-    worker = await createReleaseWorker({ taskQueue, workflowBundle: await workflowBundle(), metricsPort: opts.workerMetricsPort ?? null, workerConfig: opts.workerConfig });
+    worker = await createReleaseWorker({ taskQueue, workflowBundle: await workflowBundle(), metricsPort: opts.workerMetricsPort ?? null, workerConfig: opts.workerConfig, scm });
   } catch (err) {
-    await target.stop();
+    await stopOwn();
     await client?.close();
     throw err;
   }
@@ -70,14 +98,36 @@ export async function startHarness(name: string, opts: { workerMetricsPort?: num
     target,
     client,
     taskQueue,
+    github,
     async close() {
       worker!.shutdown();
       await running;
       await client!.close();
-      await target.stop();
+      await stopOwn();
       await ntp?.stop();
       ntp = undefined;
     },
+  };
+}
+
+/** Writes a throwaway Ed25519 signing key (PEM) into `dir`; a worker's SPARK_SIGNING_KEY names it. */
+export function writeSigningKey(dir: string): string {
+  const file = path.join(dir, 'signing-key.pem');
+  fs.writeFileSync(file, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return file;
+}
+
+/**
+ * A worker holds the release's signing key (the green button signs the SBOM with it).
+ * Without one in SPARK_SIGNING_KEY the harness makes a throwaway key for its own life.
+ */
+function ensureSigningKey(): () => void {
+  if (process.env.SPARK_SIGNING_KEY) return () => {};
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'harness-key-'));
+  process.env.SPARK_SIGNING_KEY = writeSigningKey(dir);
+  return () => {
+    delete process.env.SPARK_SIGNING_KEY;
+    fs.rmSync(dir, { recursive: true, force: true });
   };
 }
 
@@ -107,4 +157,31 @@ export async function waitForStatus(
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`status of ${release} did not reach the expected state within ${timeoutMs} ms; last: phase ${last?.phase}, verdict ${last?.verdict}, stage ${last?.stage?.index}`);
+}
+
+/**
+ * The GO gate as a release team reaches it: elif answers the red team's open items until the
+ * gate opens. A checklist below 10/10 fails the test, naming each unmet item (tests about the
+ * override call `decide` with it themselves).
+ */
+export async function openGoWithFullChecklist(client: ReleaseClient, release: string, timeoutMs = 120_000): Promise<ReleaseStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let status = await client.status(release);
+  while (status.gates.go.state === 'pending' && status.verdict === 'running' && Date.now() < deadline) {
+    for (const item of status.redTeamGate?.state === 'open' ? status.redTeamGate.items.filter((i) => i.state === 'open') : []) {
+      await client.confirmRedTeamItem({ release, item: item.id, by: 'elif', confirmed: true, note: `test: confirmed by the harness, nothing was checked by hand (${item.text})` });
+    }
+    await new Promise((r) => setTimeout(r, 250));
+    status = await client.status(release);
+  }
+  if (status.gates.go.state !== 'open') throw new Error(`GO gate of ${release} is ${status.gates.go.state} (phase ${status.phase}, verdict ${status.verdict}), not open`);
+  const unmet = status.gates.go.checklist.filter((i) => !i.ok);
+  if (unmet.length > 0) throw new Error(`GO checklist of ${release} is not 10/10: ${unmet.map((i) => `${i.item} (${i.detail})`).join('; ')}`);
+  return status;
+}
+
+/** GO from bora, with no override, once the gate is open with a full checklist. */
+export async function approveGo(client: ReleaseClient, release: string, reason = 'test: checklist 10/10'): Promise<void> {
+  await openGoWithFullChecklist(client, release);
+  await client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason });
 }

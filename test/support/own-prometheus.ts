@@ -27,6 +27,8 @@ export interface OwnPrometheusOptions {
   jobs: Record<string, string[]>;
   scrapeInterval?: string;
   port?: number;
+  /** Rule files to load (absolute paths), evaluated at the scrape interval. */
+  ruleFiles?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -55,6 +57,7 @@ export async function startOwnPrometheus(opts: OwnPrometheusOptions): Promise<Ow
   const interval = opts.scrapeInterval ?? '1s';
   const config = {
     global: { scrape_interval: interval, evaluation_interval: interval },
+    ...(opts.ruleFiles?.length ? { rule_files: opts.ruleFiles } : {}),
     scrape_configs: Object.entries(opts.jobs).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets }] })),
   };
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify(config));

@@ -33,7 +33,7 @@ import { samplesKey } from '../../src/workflows/decide';
 import type { FirstNightInput, FirstNightResult } from '../../src/workflows/first-night';
 import { setRisksUpdate } from '../../src/workflows/messages';
 import { startFakeGitHub, type FakeGitHub } from '../../demo/fake-github';
-import { startHarness, uniquePlan, waitForStatus, workflowBundle, type Harness } from '../support/harness';
+import { approveGo, GITHUB_TOKEN_FOR_TESTS, startHarness, uniquePlan, waitForStatus, workflowBundle, type Harness } from '../support/harness';
 
 const exec = promisify(execFile);
 const config = loadConfig();
@@ -48,14 +48,13 @@ let gitDir: string;
 let commit: string;
 
 beforeAll(async () => {
-  // The worker reads its SCM adapters from the environment: a fake GitHub and a throwaway repository.
-  gh = await startFakeGitHub({ repository: 'acme/spark', token: 'test-token', pageSize: 2 });
+  // The worker's SCM adapters: a GitHub stand-in and a throwaway repository.
+  gh = await startFakeGitHub({ repository: 'acme/spark', token: GITHUB_TOKEN_FOR_TESTS, pageSize: 2 });
   gitDir = await mkdtemp(path.join(tmpdir(), 'first-night-git-'));
   await exec('git', ['init', '-q', gitDir]);
   await exec('git', ['-C', gitDir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'v1.4.0']);
   commit = (await exec('git', ['-C', gitDir, 'rev-parse', 'HEAD'])).stdout.trim();
-  Object.assign(process.env, { GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: 'acme/spark', GITHUB_TOKEN: 'test-token', SPARK_GIT_REPO: gitDir });
-  h = await startHarness('first-night');
+  h = await startHarness('first-night', { github: gh, gitRepo: gitDir });
   ledger = await createPostgresLedger({ databaseUrl: config.databaseUrl, evidenceDir: config.evidenceDir });
 });
 
@@ -281,11 +280,6 @@ describe('whole releases with freeze, first night and close-out (real dev server
     await h.target.setWeight(0);
   });
 
-  async function approveGo(release: string): Promise<void> {
-    await waitForStatus(h.client, release, (s) => s.gates.go.state === 'open');
-    await h.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'test: go', override: true });
-  }
-
   test('a healthy release: freeze at T-30, risks from a human, first night, notes, freeze lifted, tag created', async () => {
     const plan = uniquePlan({ commit });
     const { release, runId } = await h.client.start(plan, 'deniz');
@@ -297,7 +291,7 @@ describe('whole releases with freeze, first night and close-out (real dev server
     const risk = { description: 'Ledger replica lag under the new batch size', owner: 'elif', due: '2026-12-01', mitigation: 'Alert on lag > 5 s', status: 'open' as const };
     await expect(handle.executeUpdate(setRisksUpdate, { args: [{ release, runId, by: 'mallory', reason: 'x', risks: [risk] }] })).rejects.toThrow();
     await handle.executeUpdate(setRisksUpdate, { args: [{ release, runId, by: 'bora', reason: 'IC review', risks: [risk] }] });
-    await approveGo(release);
+    await approveGo(h.client, release);
     const result = await h.client.result(release);
     const status = await h.client.status(release);
 
@@ -332,7 +326,7 @@ describe('whole releases with freeze, first night and close-out (real dev server
       firstNight: { rhythm: [{ until: '2h', every: '15m' }], burnRate: { alerts: [{ long: '20s', short: '5s', factor: 5 }] } },
     });
     const { release } = await h.client.start(plan, 'deniz');
-    await approveGo(release);
+    await approveGo(h.client, release);
     await waitForStatus(h.client, release, (s) => s.phase === 'first-night');
     await h.target.setFault('canary', { kind: 'error-rate', intensity: 0.5 });
     const result = await h.client.result(release);
@@ -361,7 +355,7 @@ describe('whole releases with freeze, first night and close-out (real dev server
   test('an abort during the first night cancels the watch and rolls back through the same path', async () => {
     const plan = uniquePlan({ firstNight: { rhythm: [{ until: '2h', every: '15m' }] } });
     const { release } = await h.client.start(plan, 'deniz');
-    await approveGo(release);
+    await approveGo(h.client, release);
     await waitForStatus(h.client, release, (s) => s.phase === 'first-night');
     await h.client.control(release, 'abort', { by: 'bora', reason: 'customer incident elsewhere' });
     const result = await h.client.result(release);

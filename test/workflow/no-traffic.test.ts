@@ -1,29 +1,37 @@
 // A canary that receives no requests, on the real Temporal dev server, Prometheus and
-// demo target: the router command "succeeds" without moving any traffic. The stage is
-// held and paged (too few samples, then the canary's share), never promoted.
+// demo target: the router command "succeeds" and reads back the weight it was given,
+// without moving any traffic. The stage is held and paged (too few samples, then the
+// canary's share), never promoted.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadWorkerConfig } from '../../src/config';
-import { startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
+import { approveGo, startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
 
 let h: Harness;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'no-traffic-'));
 
 beforeAll(async () => {
   const config = loadWorkerConfig();
-  // A router whose command exits 0 and changes nothing: the canary keeps 0% of the requests.
-  const silent = { router: 'command' as const, command: 'true', timeoutMs: 5_000 };
+  // A router that records the weight it is told and reads it back, so the checklist and every
+  // read-back agree, while the canary keeps 0% of the requests: only the traffic share can tell.
+  const weightFile = path.join(dir, 'weight');
+  fs.writeFileSync(weightFile, '0\n');
+  const silent = { router: 'command' as const, command: `echo "$SPARK_CANARY_WEIGHT" > '${weightFile}'`, readCommand: `cat '${weightFile}'`, timeoutMs: 5_000 };
   h = await startHarness('no-traffic', { workerConfig: { ...config, routers: { ...config.routers, silent } } });
   await h.target.setWeight(0);
 });
 
 afterAll(async () => {
   await h?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('a canary that gets no traffic is held and paged, never promoted, and rolled back when nobody answers', async () => {
   // The shipped default (hold and page), not the fixture's explicit proceed; one plan hour is 18 s here.
   const plan = { ...uniquePlan({ canary: { onInsufficientSamples: 'page-human', humanWaitLimit: '2h' } }), traffic: { router: 'command' as const, name: 'silent' } };
   const { release } = await h.client.start(plan, 'deniz');
-  await waitForStatus(h.client, release, (s) => s.gates.go.state === 'open');
-  await h.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'test: the checklist is not the subject here', override: true });
+  await approveGo(h.client, release);
 
   const paged = await waitForStatus(h.client, release, (s) => s.paged && s.stage?.index === 0);
   expect(paged.stage).toMatchObject({ index: 0, traffic: 1, state: 'holding' });

@@ -4,7 +4,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { loadWorkerConfig } from '../../src/config';
 import { publicKeyHex, signDecision } from '../../src/identity/sign';
-import { startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
+import { openGoWithFullChecklist, startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
 
 const keys: Record<string, KeyObject> = Object.fromEntries(['deniz', 'bora', 'cem', 'elif'].map((id) => [id, generateKeyPairSync('ed25519').privateKey]));
 const roles: Record<string, string[]> = { deniz: ['starter'], bora: ['approver', 'commander'], cem: ['approver'], elif: ['approver', 'commander'] };
@@ -32,9 +32,9 @@ async function refusal(work: Promise<unknown>): Promise<string> {
 test('unsigned, forged, stale, role-less and replayed GO decisions and canary controls are refused and change nothing; signed ones count', async () => {
   await h.target.setWeight(0);
   const { release, runId } = await h.client.start(uniquePlan({ gates: { go: { timeout: '4h', quorum: 2 } } }), 'deniz');
-  await waitForStatus(h.client, release, (s) => s.gates.go.state === 'open', 180_000);
+  await openGoWithFullChecklist(h.client, release, 180_000);
   const { handle } = await h.client.handle(release);
-  const base = { release, runId, gate: 'go', decision: 'go' as const, approver: 'bora', reason: 'checked', override: true };
+  const base = { release, runId, gate: 'go', decision: 'go' as const, approver: 'bora', reason: 'checked' };
   const signed = (by: string, key: KeyObject, at = new Date().toISOString(), fields: Partial<typeof base> = {}) => {
     const d = { ...base, approver: by, ...fields };
     return { ...d, at, signature: signDecision({ release: d.release, runId: d.runId, target: d.gate, decision: d.decision, by, reason: d.reason, at }, key) };
@@ -57,7 +57,7 @@ test('unsigned, forged, stale, role-less and replayed GO decisions and canary co
   await handle.executeUpdate('decideGate', { args: [cems] });
   expect(await send(cems)).toMatch(/signature: this signed decision was already used \(a replay\)/);
   // Signed on the CLI's path with bora's own key: the second GO opens the gate, and the signature is on record.
-  const result = await h.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'checked, signed', override: true, key: keys.bora! });
+  const result = await h.client.decide({ release, gate: 'go', decision: 'go', approver: 'bora', reason: 'checked, signed', key: keys.bora! });
   expect(result.state).toBe('go');
   expect(result.recorded.signature).toMatch(/^[0-9a-f]{128}$/);
   expect((await h.client.status(release)).gates.go.decisions.map((d) => d.by)).toEqual(['cem', 'bora']);

@@ -13,7 +13,9 @@ import { loadPlanFileWith } from '../../../src/plan/loader';
 import type { ReleasePlan } from '../../../src/plan/schema';
 import { ReleaseClient } from '../../../src/release-client';
 import { startDemoTarget, type DemoTarget } from '../../../demo/target';
-import { TEST_PLAN, workflowBundle } from '../../support/harness';
+import { startFakeGitHub, type FakeGitHub } from '../../../demo/fake-github';
+import { startNtpServer } from '../../../demo/ntp';
+import { GITHUB_TOKEN_FOR_TESTS, TEST_PLAN, workflowBundle, writeSigningKey } from '../../support/harness';
 import { freePort, startOwnPrometheus, type OwnPrometheus } from '../../support/own-prometheus';
 import { startOwnTemporal, type OwnTemporal } from './own-temporal';
 import { startWeightRecorder, type WeightRecorder } from './weight-recorder';
@@ -34,6 +36,8 @@ export interface ChaosEnv {
   temporal: OwnTemporal;
   prometheus: OwnPrometheus;
   target: DemoTarget;
+  /** The GitHub stand-in the freeze labels (3 open pull requests). */
+  github: FakeGitHub;
   recorder: WeightRecorder;
   client: ReleaseClient;
   ledger: PostgresLedger;
@@ -71,11 +75,23 @@ export async function startChaosEnv(opts: ChaosEnvOptions): Promise<ChaosEnv> {
     const temporal = await startOwnTemporal(path.join(dir, 'temporal'));
     closers.push(() => temporal.stop());
 
+    // The release's checks need what a healthy production has, so GO needs no override:
+    // the target's database through pgBouncer, an NTP server, the SLO rules, a GitHub to freeze, a signing key.
+    const targetDatabaseUrl = process.env.SPARK_TARGET_DATABASE_URL;
+    const pgbouncerAdminUrl = process.env.SPARK_TARGET_PGBOUNCER_ADMIN_URL;
+    if (!targetDatabaseUrl || !pgbouncerAdminUrl) throw new Error('SPARK_TARGET_DATABASE_URL / SPARK_TARGET_PGBOUNCER_ADMIN_URL not set: `source scripts/env.sh` (npm test does)');
     const ports = { router: await freePort(), stable: await freePort(), canary: await freePort(), routerAdmin: await freePort() };
-    const target = await startDemoTarget({ ports, load: { rps: opts.rps ?? 100 }, baselineErrorRate: 0 });
+    const target = await startDemoTarget({ ports, load: { rps: opts.rps ?? 100 }, baselineErrorRate: 0, databaseUrl: targetDatabaseUrl });
     closers.push(() => target.stop());
+    const ntp = await startNtpServer();
+    closers.push(() => ntp.stop());
+    const github = await startFakeGitHub({ repository: 'acme/spark', token: GITHUB_TOKEN_FOR_TESTS });
+    for (const number of [101, 102, 103]) github.add({ number, title: `PR ${number}`, pullRequest: true });
+    closers.push(() => github.close());
+    const rules = path.join(projectRoot, 'deploy', 'prometheus', 'rules');
     const prometheus = await startOwnPrometheus({
       jobs: { 'spark-demo': [`127.0.0.1:${ports.stable}`, `127.0.0.1:${ports.canary}`], 'spark-router': [`127.0.0.1:${ports.routerAdmin}`] },
+      ruleFiles: fs.readdirSync(rules).filter((f) => f.endsWith('.yml')).map((f) => path.join(rules, f)),
     });
     closers.push(() => prometheus.close());
     const recorder = await startWeightRecorder(target.urls.routerAdmin);
@@ -105,13 +121,19 @@ export async function startChaosEnv(opts: ChaosEnvOptions): Promise<ChaosEnv> {
       SPARK_TASK_QUEUE: taskQueue,
       SPARK_EVIDENCE_DIR: path.join(dir, 'evidence'),
       CHAOS_WORKFLOW_BUNDLE: bundlePath,
+      SPARK_TARGET_DATABASE_URL: targetDatabaseUrl,
+      SPARK_TARGET_PGBOUNCER_ADMIN_URL: pgbouncerAdminUrl,
+      GITHUB_API_URL: github.url,
+      GITHUB_REPOSITORY: github.repository,
+      GITHUB_TOKEN: GITHUB_TOKEN_FOR_TESTS,
+      SPARK_SIGNING_KEY: writeSigningKey(dir),
     };
     const workers: WorkerProcess[] = [];
     closers.push(() => Promise.all(workers.map((w) => w.kill())));
     let workerCount = 0;
 
     return {
-      dir, temporal, prometheus, target, recorder, ledger, db, taskQueue, workerRoutes,
+      dir, temporal, prometheus, target, github, recorder, ledger, db, taskQueue, workerRoutes,
       get client() {
         return env.client;
       },
@@ -120,6 +142,7 @@ export async function startChaosEnv(opts: ChaosEnvOptions): Promise<ChaosEnv> {
         return loadPlanFileWith(TEST_PLAN, {
           version: `v1.4.0-chaos.${opts.name}.${Date.now()}.${planCounter}`,
           traffic: { router: 'local', adminUrl: workerRoutes.routerAdminUrl },
+          target: { canaryUrl: target.urls.canary, stableUrl: target.urls.stable, featureFlagsUrl: `${target.urls.canary}/api/flags`, ntpServer: ntp.url },
           ...overrides,
         });
       },

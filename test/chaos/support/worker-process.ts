@@ -21,6 +21,13 @@ export interface WorkerEnv {
   SPARK_TASK_QUEUE: string;
   SPARK_EVIDENCE_DIR: string;
   CHAOS_WORKFLOW_BUNDLE: string;
+  /** What the release's checks reach (unset: those checks fail, as on a worker without them). */
+  SPARK_TARGET_DATABASE_URL?: string;
+  SPARK_TARGET_PGBOUNCER_ADMIN_URL?: string;
+  GITHUB_API_URL?: string;
+  GITHUB_REPOSITORY?: string;
+  GITHUB_TOKEN?: string;
+  SPARK_SIGNING_KEY?: string;
 }
 
 const entry = path.join(__dirname, 'worker-main.ts');
