@@ -9,6 +9,8 @@ import { DsseError, keyIdOf, signEnvelope, verifyEnvelope } from '../ritual/dsse
 /** First field of every anchor, and how one is found in any text (a message, a tag, a record). */
 export const ANCHOR_FORMAT = 'spark-ledger-anchor-v1';
 export const ANCHOR_PAYLOAD_TYPE = 'application/vnd.spark-release.ledger-anchor.v1+json';
+/** The key the workflow records each anchor it took under, `anchor/<name>` (src/workflows/anchor.ts). */
+export const ANCHOR_RECORD_KEY = /^anchor\/([^/]+)$/;
 
 /** What is signed: the chain of `release` up to `seq` ends in `chainHash`. */
 export interface LedgerAnchor {
@@ -116,7 +118,7 @@ export function anchorsIn(text: string, source: string): { found: FoundAnchor[];
 export type ChainEntry = { seq: number; key: string; chainHash: string };
 
 export interface AnchorReport {
-  /** Distinct anchors checked (the same signature found in several places counts once). */
+  /** Distinct anchors checked (the same anchor found in several places counts once). */
   checked: number;
   /** One line per anchor that does not hold, naming the anchor and the record. */
   problems: string[];
@@ -125,7 +127,8 @@ export interface AnchorReport {
 }
 
 function describe(a: SignedAnchor, from: string[]): string {
-  return `anchor "${a.name}" (seq ${a.seq}, signed at ${a.at}; in ${from.join(', ')})`;
+  const more = from.length > 1 ? ` and ${from.length - 1} more place(s)` : '';
+  return `anchor "${a.name}" (seq ${a.seq}, signed at ${a.at}; in ${from[0]}${more})`;
 }
 
 /**
@@ -135,10 +138,10 @@ function describe(a: SignedAnchor, from: string[]): string {
  */
 export function checkAnchors(release: string, chain: readonly ChainEntry[], found: readonly FoundAnchor[], publicKey: KeyObject): AnchorReport {
   // The same anchor in several places is checked once, from the copy that lists the hashes.
-  const bySig = new Map<string, { anchor: RecordedAnchor; from: string[] }>();
+  const byLine = new Map<string, { anchor: RecordedAnchor; from: string[] }>();
   for (const { anchor, from } of found) {
-    const seen = bySig.get(anchor.sig);
-    if (!seen) bySig.set(anchor.sig, { anchor, from: [from] });
+    const seen = byLine.get(anchorLine(anchor));
+    if (!seen) byLine.set(anchorLine(anchor), { anchor, from: [from] });
     else {
       seen.from.push(from);
       if (!seen.anchor.hashes && anchor.hashes) seen.anchor = anchor;
@@ -148,7 +151,7 @@ export function checkAnchors(release: string, chain: readonly ChainEntry[], foun
   const lastSeq = chain.reduce((max, r) => Math.max(max, r.seq), 0);
   const problems: string[] = [];
   let anchoredSeq = 0;
-  const anchors = [...bySig.values()].sort((x, y) => x.anchor.seq - y.anchor.seq);
+  const anchors = [...byLine.values()].sort((x, y) => x.anchor.seq - y.anchor.seq);
   for (const { anchor: a, from } of anchors) {
     const what = describe(a, from);
     try {
