@@ -274,7 +274,7 @@ export function buildCli(print: (line: string) => void = console.log, printError
             (error: Error) => print(`mirror: could not bring ${dir} in line with the ledger: ${error.message}`),
           );
         } else if (result.ok) {
-          print('mirror: left as it is while an anchor does not hold: its files may still show what was anchored');
+          print('mirror: left as it is until every anchor is checked and holds: its files may still show what was anchored');
         }
         const completeness = completenessOf(records, opts.plan ? loadPlanFileWith(opts.plan, {}) : undefined, { outside: fs.existsSync(path.join(dir, ANCHORS_FILE)) ? [ANCHORS_FILE] : [] });
         for (const line of completeness.lines) print(line);

@@ -188,7 +188,7 @@ describe('ledger anchors', () => {
     expect(out[2]).toMatch(/^  REWRITTEN: record seq 3 \(key check\/3\) has chain hash [0-9a-f]{64}, but anchor "go" \(seq 6, signed at 2026-12-02T19:00:00.000Z; in ledger_anchors.jsonl line 1 and 1 more place\(s\)\) recorded [0-9a-f]{64}: it was changed/);
     expect(out[3]).toMatch(/^  REWRITTEN: record seq 3 \(key check\/3\) .* anchor "end" \(seq 11, /);
     // The mirror is left holding what was anchored.
-    expect(out[4]).toBe('mirror: left as it is while an anchor does not hold: its files may still show what was anchored');
+    expect(out[4]).toBe('mirror: left as it is until every anchor is checked and holds: its files may still show what was anchored');
     expect(fs.readFileSync(mirrored, 'utf8')).toBe('check 3: PASS\n');
   });
 
@@ -223,7 +223,7 @@ describe('ledger anchors', () => {
       expect.stringMatching(/^anchors: 4 checked with key sha256:[0-9a-f]{64}: 2 PROBLEM\(S\)$/),
       expect.stringMatching(new RegExp(`^  FORGED: anchor "end" \\(seq 10, signed at 2026-12-02T19:00:00.000Z; in ${path.basename(message)} line 2\\) does not verify with key sha256:[0-9a-f]{64}: its fields were changed after signing, or another key signed it$`)),
       expect.stringMatching(new RegExp(`^  FORGED: anchor "close-out" \\(seq 12, signed at 2026-12-02T20:00:00.000Z; in ${path.basename(message)} line 1\\) does not verify`)),
-      'mirror: left as it is while an anchor does not hold: its files may still show what was anchored',
+      'mirror: left as it is until every anchor is checked and holds: its files may still show what was anchored',
       'completeness: reached no phase (still running); 1 of 1 expected files present',
     ]);
     // Checked with the wrong key, the release's own anchors do not verify either.
