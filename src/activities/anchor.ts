@@ -3,11 +3,11 @@
 // anchors already taken, sign its head, and add the anchor to the release's
 // ledger_anchors.jsonl. Without a key nothing is signed and the release goes on,
 // as with the GO/NO-GO record; the result says why.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { verifyChain } from '../adapters/ledger/chain';
 import type { EvidenceLedger } from '../adapters/ledger/ledger';
-import { ANCHORS_FILE, writeAtomically } from '../adapters/ledger/mirror';
+import { ANCHORS_FILE, readIfExists, writeAtomically } from '../adapters/ledger/mirror';
 import { anchorLine, anchorsIn, checkAnchors, hashesDigest, signAnchor } from '../evidence/anchor';
 import { loadSigningKey, SigningKeyError, type SigningKey } from '../ritual/dsse';
 
@@ -21,20 +21,11 @@ export interface AnchorRequest {
 }
 
 export type AnchorResult =
-  | { taken: true; name: string; seq: number; chainHash: string; keyid: string; file: string; line: string }
+  | { taken: true; name: string; seq: number; chainHash: string; keyid: string; line: string }
   | { taken: false; name: string; problem: string };
 
 export interface AnchorActivities {
   anchorLedger(req: AnchorRequest): Promise<AnchorResult>;
-}
-
-async function readIfExists(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw error;
-  }
 }
 
 export function createAnchorActivities(deps: { ledger: EvidenceLedger; evidenceDir?: string }): AnchorActivities {
@@ -50,18 +41,18 @@ export function createAnchorActivities(deps: { ledger: EvidenceLedger; evidenceD
         return notTaken(err.message);
       }
       const file = path.join(deps.evidenceDir, req.release, ANCHORS_FILE);
-      const text = await readIfExists(file);
+      const text = (await readIfExists(file)) ?? '';
       const earlier = anchorsIn(text, ANCHORS_FILE);
       if (earlier.problems.length > 0) return notTaken(`${file} cannot be read: ${earlier.problems.join('; ')}`);
       // A retry finds what its first attempt wrote.
       const same = earlier.found.find(({ anchor: a }) => a.release === req.release && a.runId === req.runId && a.name === req.name);
       if (same) {
         const a = same.anchor;
-        return { taken: true, name: a.name, seq: a.seq, chainHash: a.chainHash, keyid: a.keyid, file: ANCHORS_FILE, line: anchorLine(a) };
+        return { taken: true, name: a.name, seq: a.seq, chainHash: a.chainHash, keyid: a.keyid, line: anchorLine(a) };
       }
       const records = await deps.ledger.list(req.release);
-      const chain = verifyChain(req.release, records);
       if (records.length === 0) return notTaken(`the ledger holds no records of ${req.release}`);
+      const chain = verifyChain(req.release, records);
       if (!chain.ok) {
         const b = chain.firstBroken!;
         return notTaken(`the chain is broken at seq ${b.seq} (${b.key}): ${b.problem}: ${b.detail}; nothing was anchored`);
@@ -78,7 +69,7 @@ export function createAnchorActivities(deps: { ledger: EvidenceLedger; evidenceD
       await mkdir(path.dirname(file), { recursive: true });
       const kept = text === '' || text.endsWith('\n') ? text : `${text}\n`;
       await writeAtomically(file, `${kept}${anchorLine({ ...signed, hashes }, true)}\n`);
-      return { taken: true, name: req.name, seq: head.seq, chainHash: head.chainHash, keyid: signed.keyid, file: ANCHORS_FILE, line: anchorLine(signed) };
+      return { taken: true, name: req.name, seq: head.seq, chainHash: head.chainHash, keyid: signed.keyid, line: anchorLine(signed) };
     },
   };
 }
