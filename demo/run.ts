@@ -125,10 +125,11 @@ async function main(): Promise<void> {
       }
     });
     const evidenceDir = path.join(config.evidenceDir, release);
+    // The ledger anchors are checked with the demo key's public half (the key file holds it).
     console.log('');
     console.log(`verdict: ${final.verdict.toUpperCase()}${final.rollback ? ` (${final.rollback.reason})` : ''}`);
     console.log(`canary weight now: ${final.canaryWeight}%`);
-    console.log(`evidence: ${evidenceDir} (${fs.existsSync(evidenceDir) ? fs.readdirSync(evidenceDir).length : 0} files); verify with: bin/spark-release evidence verify ${release}`);
+    console.log(`evidence: ${evidenceDir} (${fs.existsSync(evidenceDir) ? fs.readdirSync(evidenceDir).length : 0} files); verify with: bin/spark-release evidence verify ${release}${process.env.SPARK_SIGNING_KEY ? ` --key ${process.env.SPARK_SIGNING_KEY}` : ''}`);
     console.log(`Temporal UI: ${config.temporalUiUrl}/namespaces/default/workflows/${release}/${runId}/history`);
     const expected = fault ? 'rolled-back' : 'released';
     if (final.verdict !== expected) process.exitCode = 1;

@@ -18,6 +18,8 @@ import { parseCanaryControl, parseControl, parseGateDecision, parseHandOver, par
 import type { CanaryControlAction, ReleaseStatus } from './workflows/messages';
 import { registerSearchAttributesCommand } from './workflows/visibility';
 import { previewRollback } from './cli/rollback-preview';
+import { verifyAnchors } from './cli/verify-anchors';
+import { ANCHORS_FILE } from './adapters/ledger/mirror';
 
 /** Who is acting: --as, else SPARK_RELEASE_USER, else the OS user. */
 function actor(as: string | undefined): string {
@@ -240,10 +242,12 @@ export function buildCli(print: (line: string) => void = console.log, printError
   const evidence = program.command('evidence').description('the evidence ledger');
   evidence
     .command('verify')
-    .description('recompute the hash chain of a release and report the first broken link; then list the evidence files the phases it reached owe, and which are missing')
+    .description('recompute the hash chain of a release and report the first broken link; check it against the signed ledger anchors; then list the evidence files the phases it reached owe, and which are missing')
     .argument('<release>')
     .option('--plan <file>', 'judge completeness against this plan (default: the plan the release recorded)')
-    .action(async (release: string, opts: { plan?: string }) => {
+    .option('--key <public.pem>', 'the public half of the worker\'s release signing key, to check the anchors with (default: that of $SPARK_SIGNING_KEY)')
+    .option('--anchors <files...>', 'more texts holding anchors: a saved war-room or #deploys message, `git cat-file tag <tag>`, a copy of ledger_anchors.jsonl')
+    .action(async (release: string, opts: { plan?: string; key?: string; anchors?: string[] }) => {
       const config = loadConfig();
       const ledger = await createPostgresLedger({ databaseUrl: config.databaseUrl, evidenceDir: config.evidenceDir });
       try {
@@ -251,20 +255,28 @@ export function buildCli(print: (line: string) => void = console.log, printError
         if (result.records === 0) throw new ReleaseCommandError(`no evidence recorded for ${release}`);
         if (result.ok) {
           print(`OK: ${result.records} records of ${release} verify; head seq ${result.head?.seq} ${result.head?.chainHash}`);
+        } else {
+          const b = result.firstBroken!;
+          print(`BROKEN: ${release} record seq ${b.seq} (${b.key}): ${b.problem}: ${b.detail}`);
+          outcome.exitCode = 1;
+        }
+        const records = await ledger.list(release);
+        const dir = path.join(config.evidenceDir, release);
+        const anchors = verifyAnchors({ release, records, dir, extra: opts.anchors, keyFile: opts.key });
+        for (const line of anchors.lines) print(line);
+        if (!anchors.ok) outcome.exitCode = 1;
+        if (result.ok && anchors.ok) {
           // Only an intact chain is mirrored: a mirror left behind by a crash is completed here.
-          const dir = path.join(config.evidenceDir, release);
           await ledger.syncMirror(release).then(
             (written) => {
               if (written.length > 0) print(`mirror: rewrote ${written.length} file(s) of ${dir} from the ledger: ${written.join(', ')}`);
             },
             (error: Error) => print(`mirror: could not bring ${dir} in line with the ledger: ${error.message}`),
           );
-        } else {
-          const b = result.firstBroken!;
-          print(`BROKEN: ${release} record seq ${b.seq} (${b.key}): ${b.problem}: ${b.detail}`);
-          outcome.exitCode = 1;
+        } else if (result.ok) {
+          print('mirror: left as it is until every anchor is checked and holds: its files may still show what was anchored');
         }
-        const completeness = completenessOf(await ledger.list(release), opts.plan ? loadPlanFileWith(opts.plan, {}) : undefined);
+        const completeness = completenessOf(records, opts.plan ? loadPlanFileWith(opts.plan, {}) : undefined, { outside: fs.existsSync(path.join(dir, ANCHORS_FILE)) ? [ANCHORS_FILE] : [] });
         for (const line of completeness.lines) print(line);
         if (!completeness.ok) outcome.exitCode = 1;
       } finally {

@@ -65,7 +65,7 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
     namespace: settings.namespace,
     taskQueue: opts.taskQueue ?? config.taskQueue,
     // A retry after a worker crash keeps the evidence its first attempt wrote (src/activities/evidence-retry.ts).
-    activities: createActivities({ ledger: firstWriterWinsOnRetry(ledger), metrics, router, scm, pipeline, notifier, pager, allowances: allowancesOf(allowed) }),
+    activities: createActivities({ ledger: firstWriterWinsOnRetry(ledger), metrics, router, scm, pipeline, notifier, pager, allowances: allowancesOf(allowed), evidenceDir: config.evidenceDir }),
     sinks: pipeline.sinks,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });

@@ -14,6 +14,7 @@ import type { Pager } from '../adapters/pager/pager';
 import { CHECKS } from './checks/registry';
 import { createNotifyActivities } from './notify';
 import { createCloseoutActivities, type CloseoutActivities } from './closeout';
+import { createAnchorActivities, type AnchorActivities } from './anchor';
 import { createRitualActivities, type RitualActivities } from './ritual';
 import { createRollbackActivities } from './rollback';
 import { createStageHealthActivities } from './stage-health';
@@ -36,6 +37,8 @@ export interface ActivityDeps {
   pager?: Pager;
   /** What the worker's configuration allows (src/config.ts); without it no release starts. */
   allowances?: WorkerAllowances;
+  /** The ledger's mirror directory, where the signed anchors file lives; absent, no anchor is taken (said so). */
+  evidenceDir?: string;
 }
 
 function evidence(ref: ReleaseRef, key: string, file: string, kind: EvidenceInput['kind'], body: string, mode: EvidenceInput['mode'] = 'replace'): EvidenceInput {
@@ -64,7 +67,7 @@ class TimeoutError extends Error {
   }
 }
 
-export function createActivities(deps: ActivityDeps): ReleaseActivities & CloseoutActivities & RitualActivities {
+export function createActivities(deps: ActivityDeps): ReleaseActivities & CloseoutActivities & RitualActivities & AnchorActivities {
   const dryRunWeights = new Map<string, number>();
   const fence = new WeightFence();
 
@@ -89,6 +92,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
   return {
     ...createCloseoutActivities(deps),
     ...createRitualActivities(deps),
+    ...createAnchorActivities(deps),
     async workerAllowances() {
       if (!deps.allowances) throw ApplicationFailure.nonRetryable('this worker has no configuration of what may run (src/config.ts, SPARK_WORKER_CONFIG)');
       return deps.allowances;

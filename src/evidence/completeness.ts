@@ -3,9 +3,11 @@
 // Everything is read from the ledger: the plan the release recorded at its start,
 // the phases it started (timeline keys), its stages, rollbacks and verdict.
 import type { EvidenceRecord } from '../adapters/ledger/ledger';
+import { ANCHORS_FILE } from '../adapters/ledger/mirror';
 import { checkFiles, type CheckPhase } from '../plan/catalogue';
 import { PHASES, type Phase, type ReleasePlan } from '../plan/schema';
 import { firstNightSchedule, planHour } from '../workflows/rhythm';
+import { ANCHOR_RECORD_KEY } from './anchor';
 
 type LedgerView = Pick<EvidenceRecord, 'key' | 'file' | 'body'>;
 
@@ -58,9 +60,14 @@ const CHECK_PHASES_OF: Partial<Record<Phase, CheckPhase[]>> = {
 
 const ROLLBACK_FILE = /^(?:rollback|metrics_before_rollback|metrics_after_rollback)_(\d{8}T\d{6}Z)\.txt$/;
 
-export function checkCompleteness(records: LedgerView[], plan: ReleasePlan): CompletenessReport {
+/** `outside`: files the release's evidence directory holds that are not mirrored from the ledger (ANCHORS_FILE). */
+export interface CompletenessOptions {
+  outside?: readonly string[];
+}
+
+export function checkCompleteness(records: LedgerView[], plan: ReleasePlan, opts: CompletenessOptions = {}): CompletenessReport {
   const v = plan.version;
-  const files = new Set(records.map((r) => r.file));
+  const files = new Set([...records.map((r) => r.file), ...(opts.outside ?? [])]);
   const keys = new Set(records.map((r) => r.key));
   const reached = PHASES.filter((p) => keys.has(`timeline/${p}/start`));
   const ended = keys.has('timeline/end');
@@ -96,6 +103,11 @@ export function checkCompleteness(records: LedgerView[], plan: ReleasePlan): Com
   }
   // The gate closed with a decision or a timeout (an abort while it was open leaves no record).
   if (has('canary') || verdict === 'no-go') expect(`go_nogo_signed_${v}.txt`, 'go-no-go', 'GO/NO-GO decision and signed record');
+  // Every anchor the release took is published in the anchors file beside the mirror.
+  for (const r of records) {
+    const name = ANCHOR_RECORD_KEY.exec(r.key)?.[1];
+    if (name) expect(ANCHORS_FILE, name === 'go' ? 'go-no-go' : 'end', `ledger anchor ${name}`);
+  }
 
   if (has('canary')) {
     const stages = plan.canary.stages;
@@ -153,11 +165,11 @@ export function formatCompleteness(report: CompletenessReport): string[] {
 }
 
 /** What `evidence verify` prints after the chain: the report against the given plan, else the recorded one. */
-export function completenessOf(records: LedgerView[], plan?: ReleasePlan): { ok: boolean; lines: string[] } {
+export function completenessOf(records: LedgerView[], plan?: ReleasePlan, opts: CompletenessOptions = {}): { ok: boolean; lines: string[] } {
   const judged = plan ?? recordedPlan(records);
   if (!judged) {
     return { ok: false, lines: ['completeness: unknown: the release recorded no plan (release_plan_<v>.json); pass --plan <file> with its version'] };
   }
-  const report = checkCompleteness(records, judged);
+  const report = checkCompleteness(records, judged, opts);
   return { ok: report.missing.length === 0, lines: formatCompleteness(report) };
 }

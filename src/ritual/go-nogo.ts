@@ -14,6 +14,8 @@ export interface GoNoGoInput {
   commit?: string;
   initiator: string;
   gate: GateState;
+  /** What the workflow says of the ledger anchor taken over the decision (src/workflows/anchor.ts). */
+  anchor?: string;
 }
 
 export interface GoNoGoPayload {
@@ -28,6 +30,8 @@ export interface GoNoGoPayload {
   decisions: { kind: string; decision?: string; by: string; reason: string; at: string; override: boolean }[];
   /** A GO given while the checklist was below 10/10. */
   overridden: boolean;
+  /** The ledger anchor over the decision lines, as the workflow published it. */
+  anchor?: string;
 }
 
 export function goNoGoPayload(input: GoNoGoInput): GoNoGoPayload {
@@ -51,6 +55,7 @@ export function goNoGoPayload(input: GoNoGoInput): GoNoGoPayload {
     checklist: { passed, total: gate.checklist.length, items: gate.checklist.map((i) => ({ item: i.item, ok: i.ok, detail: i.detail })) },
     decisions,
     overridden: passed < gate.checklist.length && decisions.some((d) => d.decision === 'go'),
+    ...(input.anchor ? { anchor: input.anchor } : {}),
   };
 }
 
@@ -64,6 +69,7 @@ export function goNoGoText(p: GoNoGoPayload, seal: { keyid: string; envelopeJson
     `checklist ${p.checklist.passed}/${p.checklist.total}:`,
     ...p.checklist.items.map((i) => `  [${i.ok ? 'x' : ' '}] ${i.item}: ${i.detail}`),
     `decision: ${last ? `${(last.decision ?? last.kind).toUpperCase()} by ${last.by}${p.overridden ? ' over an incomplete checklist' : ''}: ${last.reason}` : 'none'}`,
+    ...(p.anchor ? [p.anchor] : []),
   ];
   if ('problem' in seal) {
     lines.push(`NOT SIGNED: ${seal.problem}`);

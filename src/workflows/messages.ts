@@ -3,6 +3,7 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Phase, ReleasePlan, RemainingRisk } from '../plan/schema';
+import type { AnchorResult } from '../activities/anchor';
 import type { ScmOutcome } from '../activities/closeout';
 import type { SignalEvaluation, TriggerEvaluation } from './decide';
 import type { FirstNightSummary } from './first-night';
@@ -155,6 +156,8 @@ export interface ReleaseStatus {
   risks?: RemainingRisk[];
   /** Freeze, freeze lift and tag, as the SCM adapters reported them. */
   scm?: ScmOutcome[];
+  /** The ledger anchors, in order taken (GO/NO-GO, close-out, end), or why one was not taken. */
+  anchors?: AnchorResult[];
   /** How the war-room's opening announcement went (the GO checklist's "war-room staffed"). */
   warRoomOpened?: { delivered: boolean; detail: string; configured?: boolean };
   /** The first-night watch, once it has ended. */

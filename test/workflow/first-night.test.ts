@@ -7,6 +7,7 @@
 //    target, Prometheus, PostgreSQL, a local fake GitHub and a real git repository:
 //    freeze, risks update, first-night rollback and abort, close-out documents, tag.
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import { createPostgresLedger } from '../../src/adapters/ledger/postgres';
 import { createPrometheusProvider } from '../../src/adapters/metrics/prometheus';
 import { createTrafficRouter } from '../../src/adapters/traffic';
 import { createActivities } from '../../src/activities';
+import { main } from '../../src/client';
 import type { ReleaseActivities } from '../../src/activities/types';
 import { loadConfig } from '../../src/config';
 import { loadPlanFile, loadPlanFileWith } from '../../src/plan/loader';
@@ -280,8 +282,28 @@ describe('whole releases with freeze, first night and close-out (real dev server
     await h.target.setWeight(0);
   });
 
-  test('a healthy release: freeze at T-30, risks from a human, first night, notes, freeze lifted, tag created', async () => {
+  test('a healthy release: freeze at T-30, risks from a human, first night, notes, freeze lifted, tag created, ledger anchored', async () => {
     const plan = uniquePlan({ commit });
+    // The worker signs with the release signing key it reads at each activity: this release's only.
+    const keys = await mkdtemp(path.join(tmpdir(), 'first-night-key-'));
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    fs.writeFileSync(path.join(keys, 'signing.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+    fs.writeFileSync(path.join(keys, 'signing.pub.pem'), publicKey.export({ format: 'pem', type: 'spki' }) as string);
+    const keyBefore = process.env.SPARK_SIGNING_KEY;
+    process.env.SPARK_SIGNING_KEY = path.join(keys, 'signing.pem');
+    const restoreKey = async () => {
+      if (keyBefore === undefined) delete process.env.SPARK_SIGNING_KEY;
+      else process.env.SPARK_SIGNING_KEY = keyBefore;
+      await rm(keys, { recursive: true, force: true });
+    };
+    try {
+      await healthyRelease(plan, path.join(keys, 'signing.pub.pem'));
+    } finally {
+      await restoreKey();
+    }
+  });
+
+  async function healthyRelease(plan: ReleasePlan, publicKeyFile: string): Promise<void> {
     const { release, runId } = await h.client.start(plan, 'deniz');
     await waitForStatus(h.client, release, (s) => s.phase !== 'freeze');
     // The freeze is on while the release runs.
@@ -304,8 +326,11 @@ describe('whole releases with freeze, first night and close-out (real dev server
     const oneLiner = read(release, `release_oneliner_${plan.version}.txt`);
     // At 1% of a compressed test a stage may pass on too few samples: then the counts are per stage.
     expect(oneLiner).toMatch(new RegExp(`^${plan.version.replace(/\./g, '\\.')} canary: 1%→100%, (every stage 8/8 signals pass|signals pass per stage( [0-8]/8){5}); rollback=0; p95=[\\d.]+ms, 5xx=[\\d.]+%, .*, gc=[\\d.]+ms\\.\\n$`));
-    // The tag carries the one-liner.
-    expect((await exec('git', ['-C', gitDir, 'tag', '-l', '--format=%(contents)', plan.version])).stdout.trim()).toBe(oneLiner.trim());
+    // The tag carries the one-liner and the close-out anchor.
+    const closeOut = status.anchors?.find((a) => a.name === 'close-out');
+    if (!closeOut?.taken) throw new Error(`close-out anchor not taken: ${JSON.stringify(closeOut)}`);
+    const tagText = (await exec('git', ['-C', gitDir, 'tag', '-l', '--format=%(contents)', plan.version])).stdout.trim();
+    expect(tagText).toBe(`${oneLiner.trim()}\n\nLedger anchored at seq ${closeOut.seq} (close-out), signed by ${closeOut.keyid}: ${closeOut.line}`);
     const notes = read(release, `release_notes_${plan.version}.md`);
     expect(notes).toMatch(/\| 5 \| 100% \| [\dms.]+ \| passed \| 8\/8 \|/);
     expect(notes).toContain('| 1 | Ledger replica lag under the new batch size | elif, due 2026-12-01 | Alert on lag > 5 s | open |');
@@ -315,9 +340,25 @@ describe('whole releases with freeze, first night and close-out (real dev server
     expect(read(release, 'stability_report_24h.md')).toContain('2 of 2 planned checks');
     expect(read(release, `mini_rca_${plan.version}.md`)).toContain(`| release | ${release} (run ${runId}) |`);
     expect(read(release, `remaining_risks_${plan.version}.txt`)).toMatch(/remaining risks set by bora: IC review/);
-    expect(read(release, 'announcements.txt')).toMatch(/released: 5 stages passed, rollback=0, first night 2 checks\. Freeze lift: removed hold-for-canary from 3/);
+    expect(read(release, 'announcements.txt')).toMatch(/released: 5 stages passed, rollback=0, first night 2 checks\. Freeze lift: removed hold-for-canary from 3.*Ledger anchored at seq \d+ \(close-out\)/);
     expect((await ledger.verify(release)).ok).toBe(true);
-  });
+
+    // Anchored at the gate, at close-out and last over the whole ledger; published in the war-room,
+    // the signed GO/NO-GO record and the anchors file, and each one holds.
+    expect(status.anchors?.map((a) => [a.name, a.taken])).toEqual([['go', true], ['close-out', true], ['end', true]]);
+    expect(read(release, 'announcements.txt')).toMatch(new RegExp(`#spark-warroom-\\S+ GO/NO-GO of spark-trading ${plan.version.replace(/\./g, '\\.')} closed: GO\\. Ledger anchored at seq \\d+ \\(go\\)`));
+    expect(read(release, `go_nogo_signed_${plan.version}.txt`)).toMatch(/\nLedger anchored at seq \d+ \(go\), signed by sha256:[0-9a-f]{64}: \{"anchor":"spark-ledger-anchor-v1"/);
+    expect(read(release, 'ledger_anchors.jsonl').split('\n').filter(Boolean)).toHaveLength(3);
+    const records = await ledger.list(release);
+    const end = status.anchors!.at(-1)!;
+    expect(end.taken && end.seq).toBe(records.length);
+    const tagFile = path.join(dir(release), '..', `${release}-tag.txt`);
+    fs.writeFileSync(tagFile, (await exec('git', ['-C', gitDir, 'cat-file', 'tag', plan.version])).stdout);
+    const out: string[] = [];
+    await main(['evidence', 'verify', release, '--key', publicKeyFile, '--anchors', tagFile], (l) => out.push(l), (l) => out.push(l));
+    fs.rmSync(tagFile);
+    expect(out[1]).toMatch(new RegExp(`^anchors: 3 checked with key sha256:[0-9a-f]{64}: every one holds; the chain reaches seq ${records.length}, the last anchored$`));
+  }
 
   test('errors during the first night burn the budget: war-room post, the parent\'s rollback, notes and RCA, freeze lifted, no tag', async () => {
     // 8 checks 4.5 s apart; burn-rate windows short enough for a test on Prometheus' real clock.

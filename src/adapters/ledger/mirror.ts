@@ -17,6 +17,11 @@ import { Sha256, type Sha256State } from './sha256';
 
 /** Written next to the mirrored files; `sha256sum -c SHA256SUMS` checks them. */
 export const SEAL_FILE = 'SHA256SUMS';
+/**
+ * The worker's signed ledger anchors (src/activities/anchor.ts): kept beside the
+ * mirror but never written from the ledger, so a rewritten database cannot rewrite them.
+ */
+export const ANCHORS_FILE = 'ledger_anchors.jsonl';
 /** The mirror's own bookkeeping: a leading "." keeps it out of the evidence file names. */
 export const STATE_FILE = '.mirror-state.json';
 const STATE_FORMAT = 'evidence-mirror-v1';
@@ -286,7 +291,7 @@ async function finish(
   return written;
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
+export async function readIfExists(file: string): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
@@ -296,7 +301,7 @@ async function readIfExists(file: string): Promise<string | undefined> {
 }
 
 /** Temp file + rename: a reader or a crash sees the old or the new file, never half of one. */
-async function writeAtomically(target: string, content: string): Promise<void> {
+export async function writeAtomically(target: string, content: string): Promise<void> {
   const temp = path.join(
     path.dirname(target),
     `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,

@@ -14,7 +14,7 @@ import {
   type EvidenceRecord,
 } from './ledger';
 import { migrate } from './migrate';
-import { mirrorNameProblem, SEAL_FILE, syncMirrorDir, type MirrorRow, type MirrorSource } from './mirror';
+import { ANCHORS_FILE, mirrorNameProblem, SEAL_FILE, syncMirrorDir, type MirrorRow, type MirrorSource } from './mirror';
 
 export interface PostgresLedgerOptions {
   databaseUrl: string;
@@ -324,7 +324,9 @@ const evidenceInputSchema = z.strictObject({
   release: mirrorName,
   runId: text.min(1, 'must not be empty'),
   key: text.min(1, 'must not be empty'),
-  file: mirrorName.refine((name) => name !== SEAL_FILE, `${SEAL_FILE} is the mirror's seal`),
+  file: mirrorName
+    .refine((name) => name !== SEAL_FILE, `${SEAL_FILE} is the mirror's seal`)
+    .refine((name) => name !== ANCHORS_FILE, `${ANCHORS_FILE} holds the worker's signed anchors, never ledger records`),
   kind: z.enum(evidenceKinds),
   body: text,
   mode: z.enum(['replace', 'append']).default('replace'),
