@@ -3,9 +3,15 @@
 // the workflow only asks, publishes what it got and records it under
 // `anchor/<name>` (what `evidence verify` reads back). An anchor that cannot be
 // taken is noted and never holds up the release or its rollback.
-import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { AnchorActivities, AnchorResult } from '../activities/anchor';
 import type { ReleaseRun } from './run';
+
+/**
+ * Releases started before anchors existed take none (docs/reliability.md, "Changing workflow
+ * code"): their histories have no anchor activities, so replaying them must not ask for one.
+ */
+export const anchorsApply = (): boolean => patched('ledger-anchors');
 
 const acts = proxyActivities<AnchorActivities>({
   startToCloseTimeout: '1m',

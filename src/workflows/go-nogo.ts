@@ -2,7 +2,7 @@
 // GO/NO-GO record (activities/ritual.ts) and the war-room's word of the outcome.
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { RitualActivities } from '../activities/ritual';
-import { anchorText, takeAnchor } from './anchor';
+import { anchorsApply, anchorText, takeAnchor } from './anchor';
 import type { ReleaseRun } from './run';
 
 const acts = proxyActivities<RitualActivities>({
@@ -14,7 +14,10 @@ const acts = proxyActivities<RitualActivities>({
 export async function sealGoNoGo(run: ReleaseRun): Promise<void> {
   // The decision lines go first (the anchor flushes them): the signed record follows them in go_nogo_signed_<v>.txt.
   const gate = run.status.gates.go;
-  const anchor = anchorText(await takeAnchor(run, gate.id));
+  const anchored = anchorsApply();
+  let anchor: string | undefined;
+  if (anchored) anchor = anchorText(await takeAnchor(run, gate.id));
+  else await run.flush();
   try {
     const sealed = await acts.sealGoNoGo({ ...run.ref, commit: run.plan.commit, initiator: run.input.initiator, gate, anchor });
     run.timeline(sealed.signed ? `GO/NO-GO record signed by ${sealed.keyid}` : `GO/NO-GO record NOT SIGNED: ${sealed.problem}`, 'go-no-go/sealed');
@@ -22,5 +25,5 @@ export async function sealGoNoGo(run: ReleaseRun): Promise<void> {
     if (!(err instanceof ActivityFailure)) throw err;
     run.timeline(`GO/NO-GO record not written: ${err.cause?.message ?? err.message}`, 'go-no-go/sealed');
   }
-  await run.announce('warRoom', `GO/NO-GO of ${run.plan.service} ${run.plan.version} closed: ${gate.state.toUpperCase()}. ${anchor}`, 'go-no-go');
+  if (anchored) await run.announce('warRoom', `GO/NO-GO of ${run.plan.service} ${run.plan.version} closed: ${gate.state.toUpperCase()}. ${anchor}`, 'go-no-go');
 }

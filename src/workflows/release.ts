@@ -21,7 +21,7 @@ import { applyFreeze } from './scm';
 import { planRefusals } from './allowed';
 import { adoptRegistry, checkSigned, markUsed } from './identity';
 import { sealGoNoGo } from './go-nogo';
-import { takeAnchor } from './anchor';
+import { anchorsApply, takeAnchor } from './anchor';
 import { awaitGate, registerHumanControl, settlePrompts, startPromptKeeper } from './human-control';
 import { checkCommander, checkGateDecision, claimedSender, commandContextOf, parseControl, parseGateDecision, quote, RefusedError } from './validate';
 import { keepVisible, timerSummary } from './visibility';
@@ -312,7 +312,7 @@ async function finish(run: ReleaseRun, verdict: Verdict, reason: string): Promis
   await settlePrompts(run);
   await run.flush({ mustLand: true });
   // Last: over every record of the release, published in the anchors file and the result.
-  await takeAnchor(run, 'end', { record: false });
+  if (anchorsApply()) await takeAnchor(run, 'end', { record: false });
   run.publishVisibility();
   return result(run, verdict, reason);
 }
