@@ -102,7 +102,8 @@ export function exportRules(plan: ReleasePlan): { groups: RuleGroup[] } {
     return {
       alert: 'SparkReleaseErrorBudgetBurn',
       expr: `${sloRecord(a.long)}{service="${plan.service}"} > ${bound} and ${sloRecord(a.short)}{service="${plan.service}"} > ${bound}`,
-      labels: { long_window: ruleDuration(a.long), short_window: ruleDuration(a.short), factor: a.factor, severity: 'critical' },
+      // `slo` and `long_window` are how the blind-spot check finds these (src/activities/checks/alerts.ts).
+      labels: { slo: 'availability', long_window: ruleDuration(a.long), short_window: ruleDuration(a.short), factor: a.factor, severity: 'critical' },
       annotations: { summary: `${plan.service} burns its ${burn.objective}% SLO error budget ${a.factor}x too fast over ${ruleDuration(a.long)} and ${ruleDuration(a.short)}` },
     };
   });

@@ -32,6 +32,8 @@ describe('exportRules', () => {
   it('records every signal for both tracks, alerts on every trigger, and adds the burn-rate alerts', () => {
     expect(rules.filter((r) => 'record' in r && r.record.startsWith('spark_release:signal:'))).toHaveLength(plan.signals.length * 2);
     expect(alerts.filter((a) => a.labels.trigger).map((a) => a.labels.trigger)).toEqual(plan.triggers.map((t) => t.id));
+    // The blind-spot check finds SLO alerts by their slo and long_window labels.
+    expect(alerts.filter((a) => a.alert === 'SparkReleaseErrorBudgetBurn').every((a) => a.labels.slo === 'availability')).toBe(true);
     expect(alerts.filter((a) => a.alert === 'SparkReleaseErrorBudgetBurn').map((a) => [a.labels.long_window, a.labels.short_window, a.labels.factor]))
       .toEqual([['1h', '5m', '14.4'], ['6h', '30m', '6']]);
   });
