@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startChaosEnv } from '../test/chaos/support/chaos-env';
-import { CRASH_PLAN_OVERRIDES } from '../test/chaos/support/crash-driver';
+import { CRASH_PLAN_OVERRIDES } from '../test/chaos/support/chaos-env';
 import { waitForStatus } from '../test/support/harness';
 
 const TICKS_PER_SECOND = 100;

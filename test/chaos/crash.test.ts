@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { temporal } from '@temporalio/proto';
 import { seededRandom } from '../../demo/prng';
 import { approveGo, waitForStatus } from '../support/harness';
-import { startChaosEnv, type ChaosEnv } from './support/chaos-env';
-import { CRASH_PLAN_OVERRIDES, CrashDriver } from './support/crash-driver';
+import { CRASH_PLAN_OVERRIDES, startChaosEnv, type ChaosEnv } from './support/chaos-env';
+import { CrashDriver } from './support/crash-driver';
 import { collectFacts } from './support/facts';
 import { checkRelease } from './support/invariants';
 

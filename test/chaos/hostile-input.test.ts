@@ -11,8 +11,7 @@ import fc from 'fast-check';
 import { completenessOf } from '../../src/evidence/completeness';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { approveGo, openGoWithFullChecklist, waitForStatus } from '../support/harness';
-import { startChaosEnv, type ChaosEnv } from './support/chaos-env';
-import { CRASH_PLAN_OVERRIDES } from './support/crash-driver';
+import { CRASH_PLAN_OVERRIDES, startChaosEnv, type ChaosEnv } from './support/chaos-env';
 import type { WorkerProcess } from './support/worker-process';
 
 let env: ChaosEnv;

@@ -10,6 +10,7 @@ import { Pool } from 'pg';
 import { loadConfig, projectRoot } from '../../../src/config';
 import { createPostgresLedger, type PostgresLedger } from '../../../src/adapters/ledger/postgres';
 import { loadPlanFileWith } from '../../../src/plan/loader';
+import { renderRuleFile } from '../../../src/rules/export';
 import type { ReleasePlan } from '../../../src/plan/schema';
 import { ReleaseClient } from '../../../src/release-client';
 import { startDemoTarget, type DemoTarget } from '../../../demo/target';
@@ -54,6 +55,15 @@ export interface ChaosEnv {
   close(): Promise<void>;
 }
 
+/** What every chaos plan starts from: short first-night windows, quick timeouts. */
+export const CRASH_PLAN_OVERRIDES = {
+  gates: { go: { timeout: '4h' } },
+  checks: { timeout: '10s' },
+  metrics: { queryTimeout: '3s' },
+  // Four first-night checks (a plan hour) rather than two: room for a kill point on a slow machine.
+  firstNight: { rhythm: [{ until: '1h', every: '15m' }], burnRate: { alerts: [{ long: '1m', short: '15s', factor: '14.4' }] } },
+};
+
 let planCounter = 0;
 export async function startChaosEnv(opts: ChaosEnvOptions): Promise<ChaosEnv> {
   const config = loadConfig();
@@ -88,10 +98,13 @@ export async function startChaosEnv(opts: ChaosEnvOptions): Promise<ChaosEnv> {
     const github = await startFakeGitHub({ repository: 'acme/spark', token: GITHUB_TOKEN_FOR_TESTS });
     for (const number of [101, 102, 103]) github.add({ number, title: `PR ${number}`, pullRequest: true });
     closers.push(() => github.close());
+    // The shipped SLO rules, and those of the chaos plans' own burn-rate windows (as `spark-release rules export` writes them).
     const rules = path.join(projectRoot, 'deploy', 'prometheus', 'rules');
+    const chaosRules = path.join(dir, 'chaos.rules.yml');
+    fs.writeFileSync(chaosRules, renderRuleFile(loadPlanFileWith(TEST_PLAN, CRASH_PLAN_OVERRIDES), 'the chaos plan'));
     const prometheus = await startOwnPrometheus({
       jobs: { 'spark-demo': [`127.0.0.1:${ports.stable}`, `127.0.0.1:${ports.canary}`], 'spark-router': [`127.0.0.1:${ports.routerAdmin}`] },
-      ruleFiles: fs.readdirSync(rules).filter((f) => f.endsWith('.yml')).map((f) => path.join(rules, f)),
+      ruleFiles: [...fs.readdirSync(rules).filter((f) => f.endsWith('.yml')).map((f) => path.join(rules, f)), chaosRules],
     });
     closers.push(() => prometheus.close());
     const recorder = await startWeightRecorder(target.urls.routerAdmin);

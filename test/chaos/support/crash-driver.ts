@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { temporal } from '@temporalio/proto';
 import { PHASES, type Phase } from '../../../src/plan/schema';
 import type { ReleaseStatus, Verdict } from '../../../src/workflows/messages';
-import type { ChaosEnv } from './chaos-env';
+import { CRASH_PLAN_OVERRIDES, type ChaosEnv } from './chaos-env';
 import { collectFacts } from './facts';
 import { checkRelease, type ReleaseFacts, type Violation } from './invariants';
 import type { WeightChangeSeen } from './weight-recorder';
@@ -41,6 +41,8 @@ export interface Scenario {
   abortAtStage?: number;
   /** The GO/NO-GO decision the driver gives (default go). */
   gate?: 'go' | 'no-go';
+  /** Plan values beside CRASH_PLAN_OVERRIDES (which they replace key by key). */
+  plan?: Record<string, unknown>;
   targets: KillTarget[];
 }
 
@@ -109,13 +111,6 @@ export interface CrashDriverOptions {
  * night's burn-rate windows are Prometheus' real time: 1 h and 6 h would still hold the 5xx
  * of an earlier failing canary on the same demo target, so one short window is used.
  */
-export const CRASH_PLAN_OVERRIDES = {
-  gates: { go: { timeout: '4h' } },
-  checks: { timeout: '10s' },
-  metrics: { queryTimeout: '3s' },
-  // Four first-night checks (a plan hour) rather than two: room for a kill point on a slow machine.
-  firstNight: { rhythm: [{ until: '1h', every: '15m' }], burnRate: { alerts: [{ long: '1m', short: '15s', factor: '14.4' }] } },
-};
 
 const phaseIndex = (p: Phase | 'done') => (p === 'done' ? PHASES.length : PHASES.indexOf(p));
 
@@ -152,7 +147,7 @@ export class CrashDriver {
     await sleep(2000); // the router gauge's next scrape shows 0% before this release's window opens
     const weightsFrom = env.recorder.history.length;
     const startedAt = Date.now();
-    const { release } = await env.client.start(env.plan(CRASH_PLAN_OVERRIDES), 'deniz');
+    const { release } = await env.client.start(env.plan({ ...CRASH_PLAN_OVERRIDES, ...scenario.plan }), 'deniz');
     const kills: KillPoint[] = [];
     const missed: string[] = [];
     let latest: ReleaseStatus | null = null;
