@@ -49,17 +49,24 @@ export const baselineMetrics: Check = async ({ metrics, context, version }) => {
   };
 };
 
+/** PromQL sanity: every signal's query runs on the worker's Prometheus and finds series; one that answers nothing cannot judge the canary. */
 export const microProm: Check = async ({ metrics, context, version }) => {
   const lines: string[] = [];
-  const bad: string[] = [];
+  const failing: string[] = [];
+  const blind: string[] = [];
   for (const [id, q] of Object.entries(context.signalQueries)) {
     const result = await metrics.instant(q.query);
     lines.push(`# ${id} -> ${result.kind}${result.kind === 'value' ? ` ${result.value}` : result.kind === 'query-error' ? ` ${result.message}` : ` ${result.reason}`}`, `${q.query}`, '');
-    if (result.kind === 'query-error') bad.push(`${id}: ${result.message}`);
+    if (result.kind === 'query-error') failing.push(`${id}: ${result.message}`);
+    else if (result.kind !== 'value') blind.push(`${id} (${result.reason})`);
   }
+  const problems = [
+    ...(failing.length ? [`queries fail: ${failing.join('; ')}`] : []),
+    ...(blind.length ? [`queries find no series, so these signals cannot be judged: ${blind.join(', ')}`] : []),
+  ];
   return {
-    status: bad.length ? 'fail' : 'pass',
-    summary: bad.length ? `queries fail: ${bad.join('; ')}` : `${lines.length / 3} signal queries parse and run`,
+    status: problems.length ? 'fail' : 'pass',
+    summary: problems.length ? problems.join('; ') : `${lines.length / 3} signal queries parse, run and find series`,
     files: { [`micro_prom_${version}.promql`]: lines.join('\n') },
   };
 };
