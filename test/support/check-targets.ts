@@ -1,5 +1,5 @@
 // The healthy and the broken demo target, for the release checks' tests and
-// benchmarks: demo services on free ports (healthy ones writing to spark_demo
+// benchmarks: demo services, each its own process on a free port (healthy ones writing to spark_demo
 // through pgBouncer, a broken one leaking its pgBouncer pool, its market feed
 // stalled), a chronyd serving NTP on loopback (the broken target's NTP server is
 // 5 s off), a Prometheus of their own per target with the target's alert rules,
@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import YAML from 'yaml';
 import { loadConfig, projectRoot } from '../../src/config';
-import { startService, type RunningService } from '../../demo/service';
+import { ChildProc, waitUntilHealthy } from '../../demo/target';
 import { migrate, rebuildBrokenDatabase } from '../../demo/migrate';
 import { freePort } from './own-prometheus';
 import { startNtpServer, stopChild } from '../../demo/ntp';
@@ -86,9 +86,9 @@ async function withClient(url: string, use: (c: Client) => Promise<unknown>): Pr
 }
 
 export interface CheckTargets {
-  healthy: { stable: RunningService; canary: RunningService; prometheus: Spawned; ntp: Spawned };
+  healthy: { stable: Spawned; canary: Spawned; prometheus: Spawned; ntp: Spawned };
   /** `unarchived`: the broken target's PostgreSQL server for PITR (rt-pitr-cold-start), with WAL archiving off. */
-  broken: { canary: RunningService; prometheus: Spawned; ntp: Spawned; unarchived: Spawned };
+  broken: { canary: Spawned; prometheus: Spawned; ntp: Spawned; unarchived: Spawned };
   close(): Promise<void>;
 }
 
@@ -106,14 +106,21 @@ export async function startCheckTargets(): Promise<CheckTargets> {
     started.push(offNtp);
     const unarchived = await startUnarchivedPostgres();
     started.push(unarchived);
-    const service = async (track: 'stable' | 'canary', opts: { databaseUrl: string; broken?: boolean }) => {
-      const s = await startService({ track, port: await freePort(), version: track === 'stable' ? 'v1.3.0' : 'v1.4.0', seed: 7, baselineErrorRate: 0, ...opts });
+    // Each service its own process, as in the demo: a busy check runner does not slow the target's answers.
+    const service = async (track: 'stable' | 'canary', opts: { databaseUrl: string; broken?: boolean }): Promise<Spawned> => {
+      const port = await freePort();
+      const child = new ChildProc(track, 'service.ts', ['--track', track, '--port', String(port), '--version', track === 'stable' ? 'v1.3.0' : 'v1.4.0',
+        '--seed', '7', '--baseline-error-rate', '0', '--database-url', opts.databaseUrl, ...(opts.broken ? ['--broken'] : [])]);
+      const s = { url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
       started.push(s);
+      await waitUntilHealthy([child], [s.url], 60_000);
       return s;
     };
-    const stable = await service('stable', { databaseUrl: TARGET_URLS.healthyDatabase });
-    const canary = await service('canary', { databaseUrl: TARGET_URLS.healthyDatabase });
-    const brokenCanary = await service('canary', { databaseUrl: TARGET_URLS.brokenPool, broken: true });
+    const [stable, canary, brokenCanary] = await Promise.all([
+      service('stable', { databaseUrl: TARGET_URLS.healthyDatabase }),
+      service('canary', { databaseUrl: TARGET_URLS.healthyDatabase }),
+      service('canary', { databaseUrl: TARGET_URLS.brokenPool, broken: true }),
+    ]);
     // The broken canary's market feed has stalled.
     const stalled = await fetch(`${brokenCanary.url}/admin/fault`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'ws-stale' }) });
     if (stalled.status !== 200) throw new Error(`the broken canary refused the ws-stale fault: ${stalled.status} ${await stalled.text()}`);
