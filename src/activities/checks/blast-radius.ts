@@ -74,6 +74,7 @@ export function openSocket(url: string, signal: AbortSignal, firstWithinMs: numb
     const started = performance.now();
     const socket = new WebSocket(url, { headers: PROBE_HEADERS, handshakeTimeout: 5000 });
     let openMs = NaN;
+    let answered = false;
     let silent: NodeJS.Timeout | undefined;
     const fail = (err: Error) => {
       clearTimeout(silent);
@@ -85,9 +86,13 @@ export function openSocket(url: string, signal: AbortSignal, firstWithinMs: numb
     signal.addEventListener('abort', abort, { once: true });
     socket.once('open', () => {
       openMs = performance.now() - started;
-      silent = setTimeout(() => fail(new StaleFeedError(`no tick within ${(firstWithinMs / 1000).toFixed(1)} s of connecting`)), firstWithinMs);
+      // Judged after the loop's I/O phase: a late event loop runs this timer before reading a tick already received.
+      silent = setTimeout(() => setImmediate(() => {
+        if (!answered) fail(new StaleFeedError(`no tick within ${(firstWithinMs / 1000).toFixed(1)} s of connecting`));
+      }), firstWithinMs);
     });
     socket.once('message', (data) => {
+      answered = true;
       clearTimeout(silent);
       signal.removeEventListener('abort', abort);
       try {
