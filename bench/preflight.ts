@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const targets = await startCheckTargets();
   const evidenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-preflight-'));
   const ledger = await createPostgresLedger({ databaseUrl: loadConfig().databaseUrl, evidenceDir });
-  setTargetEnv();
+  setTargetEnv(targets);
   try {
     const activities = createActivities({
       ledger,

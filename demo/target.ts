@@ -68,7 +68,8 @@ const tsxBin = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
 const outputTailChars = 4000;
 const termGraceMs = 5000;
 
-class ChildProc {
+/** One demo program as a child process of its own group; the release checks' targets use it too. */
+export class ChildProc {
   private tail = '';
   private exited = false;
   readonly exit: Promise<number | null>;
@@ -167,7 +168,7 @@ async function answersHealthz(url: string): Promise<boolean> {
   }
 }
 
-async function waitUntilHealthy(children: ChildProc[], urls: string[], timeoutMs: number): Promise<void> {
+export async function waitUntilHealthy(children: ChildProc[], urls: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const dead = children.find((child) => child.hasExited);

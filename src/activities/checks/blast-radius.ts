@@ -68,27 +68,46 @@ function tickAgeMs(data: WebSocket.RawData): number {
   return Date.now() - newest;
 }
 
-/** One connection: time to open (handshake) and to its first message, and that message's age. */
-export function openSocket(url: string, signal: AbortSignal): Promise<{ openMs: number; firstMessageMs: number; ageMs: number; first: string; socket: WebSocket }> {
+/** One connection: time to open (handshake) and to its first message, and that message's age; no message within `firstWithinMs` of opening is a stale feed. */
+export function openSocket(url: string, signal: AbortSignal, firstWithinMs: number): Promise<{ openMs: number; firstMessageMs: number; ageMs: number; first: string; socket: WebSocket }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const socket = new WebSocket(url, { headers: PROBE_HEADERS, handshakeTimeout: 5000 });
     let openMs = NaN;
-    const abort = () => socket.terminate();
+    let answered = false;
+    let silent: NodeJS.Timeout | undefined;
+    const fail = (err: Error) => {
+      clearTimeout(silent);
+      signal.removeEventListener('abort', abort);
+      socket.terminate();
+      reject(err);
+    };
+    const abort = () => fail(new Error('aborted'));
     signal.addEventListener('abort', abort, { once: true });
-    socket.once('open', () => (openMs = performance.now() - started));
+    socket.once('open', () => {
+      openMs = performance.now() - started;
+      // Judged after the loop's I/O phase: a late event loop runs this timer before reading a tick already received.
+      silent = setTimeout(() => setImmediate(() => {
+        if (!answered) fail(new StaleFeedError(`no tick within ${(firstWithinMs / 1000).toFixed(1)} s of connecting`));
+      }), firstWithinMs);
+    });
     socket.once('message', (data) => {
+      answered = true;
+      clearTimeout(silent);
       signal.removeEventListener('abort', abort);
       try {
         resolve({ openMs, firstMessageMs: performance.now() - started, ageMs: tickAgeMs(data), first: data.toString(), socket });
       } catch (err) {
-        reject(new Error(`the first message is not a tick: ${(err as Error).message}`));
+        fail(new Error(`the first message is not a tick: ${(err as Error).message}`));
       }
     });
-    socket.on('error', reject);
-    socket.once('close', () => reject(new Error('closed before its first message')));
+    socket.on('error', fail);
+    socket.once('close', () => fail(new Error('closed before its first message')));
   });
 }
+
+/** The feed sent nothing in time: the check's finding, not its failure to run. */
+export class StaleFeedError extends Error {}
 
 export const microWs = targetCheck(async (env) => {
   const maxP95 = limit(env, 'microWsP95Ms');
@@ -99,7 +118,14 @@ export const microWs = targetCheck(async (env) => {
   const ages: number[] = [];
   let errors = 0;
   // One connection stays open for the whole probe: the ticks it is pushed, and how old they arrive.
-  const held = await openSocket(url, env.signal);
+  let held: Awaited<ReturnType<typeof openSocket>>;
+  try {
+    held = await openSocket(url, env.signal, maxAge);
+  } catch (err) {
+    if (!(err instanceof StaleFeedError)) throw err;
+    const v = verdict(`Micro blast radius, WebSocket of ${env.release} (run ${env.runId})`, [`${url}: ${err.message}`], [`${err.message} (limit ${maxAge} ms): the feed is stale`], '');
+    return { status: v.status, summary: v.summary, files: { [`micro_ws_${env.version}.log`]: v.text, [`micro_blast_${env.version}.log`]: v.text } };
+  }
   const pushed: number[] = [];
   held.socket.on('message', (data) => {
     try {
@@ -111,7 +137,7 @@ export const microWs = targetCheck(async (env) => {
   const run = await paced(env, async () => {
     const at = new Date().toISOString();
     try {
-      const s = await openSocket(url, env.signal);
+      const s = await openSocket(url, env.signal, maxAge);
       s.socket.terminate();
       handshakes.push(s.openMs);
       ages.push(s.ageMs);

@@ -3,8 +3,8 @@
 // arithmetic would leave the exact decimal result (red team 12). The service's
 // pre-trade preview (POST /api/orders/preview) and its quotes are the evidence.
 import Decimal from 'decimal.js';
-import { openSocket } from './blast-radius';
-import { probe, sectionCheck, targetCheck, targetOf, verdict } from './target-access';
+import { openSocket, StaleFeedError } from './blast-radius';
+import { limit, probe, sectionCheck, targetCheck, targetOf, verdict } from './target-access';
 import type { CheckEnv } from './types';
 
 interface Preview {
@@ -59,8 +59,15 @@ async function tickAlignment(env: CheckEnv): Promise<{ lines: string[]; problems
 /** The quotes of one tick message: every price on the tick and written with at most 2 decimals. */
 async function quotesOnTick(env: CheckEnv, tick: string | null): Promise<{ lines: string[]; problems: string[] }> {
   const url = new URL('/ws', targetOf(env).canaryUrl.replace(/^http/, 'ws')).href;
-  const { first, socket } = await openSocket(url, env.signal);
-  socket.terminate();
+  let first: string;
+  try {
+    const opened = await openSocket(url, env.signal, limit(env, 'microWsMaxTickAgeMs'));
+    opened.socket.terminate();
+    first = opened.first;
+  } catch (err) {
+    if (!(err instanceof StaleFeedError)) throw err;
+    return { lines: [`quotes: ${err.message}`], problems: [`no quotes to check: ${err.message}`] };
+  }
   const quotes = (JSON.parse(first) as { quotes?: { symbol: string; bid: string; ask: string }[] }).quotes ?? [];
   const problems: string[] = [];
   for (const q of quotes) {

@@ -3,7 +3,7 @@
 // the clock skew between the application that writes events and the database
 // that stamps them (red team 13).
 import type { Client } from 'pg';
-import { databaseOffset } from './clock';
+import { databaseOffset, judgeOffset } from './clock';
 import { limit, ms, sectionCheck, targetCheck, verdict, withDatabase } from './target-access';
 import type { CheckEnv } from './types';
 
@@ -59,7 +59,9 @@ export const rtOutboxClockSkew = targetCheck(async (env) => {
   if (events.median_ms !== null && Math.abs(events.median_ms) > max) {
     problems.push(`outbox events are stamped by the database ${(events.median_ms / 1000).toFixed(1)} s ${events.median_ms > 0 ? 'after' : 'before'} the application says they happened (median; limit ${max} ms): the clocks disagree`);
   }
-  if (Math.abs(worker.offsetMs) > max) problems.push(`the database clock is ${worker.offsetMs.toFixed(0)} ms off the worker's (limit ${max} ms)`);
+  const judged = judgeOffset(worker, max);
+  if (judged === 'beyond') problems.push(`the database clock is ${worker.offsetMs.toFixed(0)} ms off the worker's (limit ${max} ms)`);
+  if (judged === 'unsure') problems.push(`the database clock's offset is not measured: its best round trip took ${worker.rttMs.toFixed(0)} ms, too long to tell ${max} ms`);
   const v = verdict(`Red team 13: outbox clock skew of ${env.release} (run ${env.runId})`, [
     events.n ? `created_at (database) - occurred_at (application) over the last ${events.n} events: median ${ms(events.median_ms!)}, largest ${ms(events.max_ms!)}` : 'no outbox events yet',
     `database - worker: ${ms(worker.offsetMs)} (round trip ${ms(worker.rttMs)})`,

@@ -1,9 +1,28 @@
 // Checks that read Prometheus: its targets, the baseline, PromQL sanity.
 import Decimal from 'decimal.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MetricsProvider, ScrapeTarget } from '../../adapters/metrics/provider';
 import type { Check } from './types';
 
-export const prometheusTargets: Check = async ({ metrics, context, version }) => {
-  const targets = await metrics.targets();
+/** Longest wait for Prometheus to scrape a target that was down once more. */
+const RESCRAPE_MAX_MS = 10_000;
+
+/** A target is down when its next scrape fails too: one missed scrape of a busy target is not an outage. */
+async function confirmedTargets(metrics: MetricsProvider, expected: string[], signal: AbortSignal): Promise<ScrapeTarget[]> {
+  const first = await metrics.targets();
+  const down = first.filter((t) => expected.includes(t.job) && t.health !== 'up');
+  if (down.length === 0) return first;
+  const deadline = Date.now() + RESCRAPE_MAX_MS;
+  for (;;) {
+    await sleep(500, undefined, { signal });
+    const now = await metrics.targets();
+    const rescraped = down.every((d) => now.find((t) => t.job === d.job && t.instance === d.instance)?.lastScrape !== d.lastScrape);
+    if (rescraped || Date.now() > deadline) return now;
+  }
+}
+
+export const prometheusTargets: Check = async ({ metrics, context, version, signal }) => {
+  const targets = await confirmedTargets(metrics, Object.keys(context.expectedTargets), signal);
   const lines = ['job\tinstance\thealth\tlast_scrape\tlast_error'];
   for (const t of targets) lines.push(`${t.job}\t${t.instance}\t${t.health}\t${t.lastScrape}\t${t.lastError}`);
   const problems: string[] = [];
@@ -49,17 +68,24 @@ export const baselineMetrics: Check = async ({ metrics, context, version }) => {
   };
 };
 
+/** PromQL sanity: every signal's query runs on the worker's Prometheus and finds series; one that answers nothing cannot judge the canary. */
 export const microProm: Check = async ({ metrics, context, version }) => {
   const lines: string[] = [];
-  const bad: string[] = [];
+  const failing: string[] = [];
+  const blind: string[] = [];
   for (const [id, q] of Object.entries(context.signalQueries)) {
     const result = await metrics.instant(q.query);
     lines.push(`# ${id} -> ${result.kind}${result.kind === 'value' ? ` ${result.value}` : result.kind === 'query-error' ? ` ${result.message}` : ` ${result.reason}`}`, `${q.query}`, '');
-    if (result.kind === 'query-error') bad.push(`${id}: ${result.message}`);
+    if (result.kind === 'query-error') failing.push(`${id}: ${result.message}`);
+    else if (result.kind !== 'value') blind.push(`${id} (${result.reason})`);
   }
+  const problems = [
+    ...(failing.length ? [`queries fail: ${failing.join('; ')}`] : []),
+    ...(blind.length ? [`queries find no series, so these signals cannot be judged: ${blind.join(', ')}`] : []),
+  ];
   return {
-    status: bad.length ? 'fail' : 'pass',
-    summary: bad.length ? `queries fail: ${bad.join('; ')}` : `${lines.length / 3} signal queries parse and run`,
+    status: problems.length ? 'fail' : 'pass',
+    summary: problems.length ? problems.join('; ') : `${lines.length / 3} signal queries parse, run and find series`,
     files: { [`micro_prom_${version}.promql`]: lines.join('\n') },
   };
 };

@@ -36,17 +36,28 @@ export function pgbouncerPool(env: CheckEnv): string {
   return targetOf(env).pgbouncerPool ?? decodeURIComponent(new URL(fromEnv('databaseUrlEnv', env)).pathname.slice(1));
 }
 
+/** Connection attempts when connecting times out: a busy worker reads the answer after its own timer fires. */
+const CONNECT_ATTEMPTS = 3;
+const timedOut = (err: unknown) => /timeout/i.test((err as Error).message);
+
 async function withClient<T>(connectionString: string, env: CheckEnv, use: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString, connectionTimeoutMillis: 5000, application_name: 'spark-release-check' });
-  // A timed-out check must not leave its connection behind.
-  const abort = () => void client.end().catch(() => undefined);
-  env.signal.addEventListener('abort', abort, { once: true });
-  try {
-    await client.connect();
-    return await use(client);
-  } finally {
-    env.signal.removeEventListener('abort', abort);
-    await client.end().catch(() => undefined);
+  for (let attempt = 1; ; attempt++) {
+    const client = new Client({ connectionString, connectionTimeoutMillis: 5000, application_name: 'spark-release-check' });
+    // A timed-out check must not leave its connection behind.
+    const abort = () => void client.end().catch(() => undefined);
+    env.signal.addEventListener('abort', abort, { once: true });
+    try {
+      try {
+        await client.connect();
+      } catch (err) {
+        if (attempt < CONNECT_ATTEMPTS && timedOut(err) && !env.signal.aborted) continue;
+        throw err;
+      }
+      return await use(client);
+    } finally {
+      env.signal.removeEventListener('abort', abort);
+      await client.end().catch(() => undefined);
+    }
   }
 }
 
