@@ -34,6 +34,8 @@ export interface ReleaseWorkerOptions {
   metricsPort?: number | null;
   /** What may run and be reached (default: $SPARK_WORKER_CONFIG or config/worker.yaml). */
   workerConfig?: WorkerConfig;
+  /** Extra worker interceptors (benches use one to act at the exact start of an activity). */
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Promise<ReleaseWorker> {
@@ -65,6 +67,7 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
     // A retry after a worker crash keeps the evidence its first attempt wrote (src/activities/evidence-retry.ts).
     activities: createActivities({ ledger: firstWriterWinsOnRetry(ledger), metrics, router, scm, pipeline, notifier, pager, allowances: allowancesOf(allowed) }),
     sinks: pipeline.sinks,
+    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });
   const metricsServer = opts.metricsPort === null ? null : serveMetrics(opts.metricsPort ?? config.workerMetricsPort, pipeline.registry, runtimeMetrics);
