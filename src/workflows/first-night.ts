@@ -15,7 +15,7 @@ import { describeBurn, judgeBurnRate, renderBurnQueries } from './burn-rate';
 import { renderCanaryQueries } from './canary';
 import { emptyMemory, judge, type JudgeMemory } from './decide';
 import { firstNightSchedule, planHour } from './rhythm';
-import type { ReleaseRun } from './run';
+import { HEARTBEAT_TIMEOUT_MS, type ReleaseRun } from './run';
 import { warRoomLine } from './warroom';
 
 export interface FirstNightCheck {
@@ -80,6 +80,7 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
   const { plan, release } = input;
   const acts = proxyActivities<ReleaseActivities>({
     startToCloseTimeout: plan.metrics.queryTimeout + 30_000,
+    heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
     retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
   });
   const schedule = firstNightSchedule(plan.firstNight.rhythm);

@@ -26,7 +26,11 @@ export interface ReleaseInput {
 const WARROOM_LINES_KEPT = 30;
 /** Room for the activity's own work around its two bounded router calls. */
 const ROLLBACK_MARGIN_MS = 5_000;
-const ROLLBACK_HEARTBEAT_TIMEOUT_MS = 5_000;
+/**
+ * Every activity heartbeats each second (src/activities/heartbeat.ts): one lost with a crashed
+ * worker is retried this long after its last heartbeat, not after its start-to-close timeout.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 export class ReleaseRun {
   readonly status: ReleaseStatus;
@@ -53,19 +57,19 @@ export class ReleaseRun {
     this.ref = { release: info.workflowId, runId: info.runId, service: plan.service, version: plan.version };
     this.acts = withSummaries(proxyActivities<ReleaseActivities>({
       startToCloseTimeout: plan.checks.timeout + 30_000,
-      heartbeatTimeout: plan.checks.timeout + 30_000,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
     }), () => this.status);
-    // Rollback is compensation: it retries until it succeeds. The heartbeat timeout has a worker
-    // lost mid-rollback noticed in seconds; the router call itself is bounded by the plan.
+    // Rollback is compensation: it retries until it succeeds. The router call itself is bounded by the plan.
     this.rollbackActs = withSummaries(proxyActivities<ReleaseActivities>({
       startToCloseTimeout: plan.rollback.routerTimeout * 2 + ROLLBACK_MARGIN_MS,
-      heartbeatTimeout: ROLLBACK_HEARTBEAT_TIMEOUT_MS,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5s' }, // no attempt limit
     }), () => this.status);
     // Evidence the release owes (the rollback's, the close-out's): retried until the ledger is back.
     this.evidenceActs = withSummaries(proxyActivities<ReleaseActivities>({
       startToCloseTimeout: plan.metrics.queryTimeout + 30_000,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' }, // no attempt limit
     }), () => this.status);
     this.status = {
