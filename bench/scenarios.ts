@@ -43,8 +43,12 @@ const NOISE = 0.001;
 const RPS = 100;
 /** Longest a scenario may run before it counts as hung. */
 const SCENARIO_LIMIT_MS = 6 * 60_000;
+/** Longest wait from the verdict to the end of the workflow (its close-out's last writes). */
+const RESULT_LIMIT_MS = 2 * 60_000;
 /** How long the first-night scenario keeps the worker's PostgreSQL down. */
 const DB_OUTAGE_MS = 30_000;
+/** Stage 1 at 5%, as latency-regression's stage 2: enough canary requests for the latency signal within its window. */
+const FIVE_PERCENT_PLAN = { canary: { stages: [{ traffic: 5, duration: '3h' }, { traffic: 100, duration: '15m' }] } };
 /** Two short stages, so the first night comes soon; then a check every 5 plan minutes (5 s) for a plan hour. */
 const FIRST_NIGHT_PLAN = {
   canary: { stages: [{ traffic: 50, duration: '15m' }, { traffic: 100, duration: '15m' }] },
@@ -71,7 +75,9 @@ interface WorkerKill {
 
 /** A release worker as a child process: killed with SIGKILL and restarted at once. */
 interface ProcessWorker {
-  /** Kills now (synchronously) and starts a new one; resolves once it polls. */
+  /** Starts a standby (not polling) unless one waits: before a scenario, so it costs no CPU during one. */
+  prepare(): Promise<void>;
+  /** Kills now (synchronously) and has the standby take over; resolves once it polls. */
   killAndRestart(): Promise<WorkerKill>;
   close(): Promise<void>;
 }
@@ -118,6 +124,8 @@ interface Scenario {
   plan?: Record<string, unknown>;
   /** Default: the bench's in-process worker. */
   worker?: WorkerKind;
+  /** A fault of the pipeline itself (Prometheus, PostgreSQL, the worker), reported in its own section. */
+  pipeline?: boolean;
   seed?: number;
   inject?: (env: Env, status: () => ReleaseStatus) => Promise<Injection>;
   /** The fault must be held, not rolled back: the weight may not move while it lasts. */
@@ -202,8 +210,8 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: 'prometheus-frozen-at-rollback', what: '+500 ms on every canary request from stage 1 (1%); the Prometheus the worker reads is frozen (SIGSTOP) as the rollback activity starts, until the release ends',
-    expected: 'rolled-back', stage: 1,
+    name: 'prometheus-frozen-at-rollback', what: '+500 ms on every canary request from stage 1 (5%); the Prometheus the worker reads is frozen (SIGSTOP) as the rollback activity starts, until the release ends',
+    pipeline: true, expected: 'rolled-back', stage: 1, plan: FIVE_PERCENT_PLAN,
     inject: async (env, status) => {
       await env.target.setFault('canary', { kind: 'latency', intensity: 500 });
       const onset = Date.now();
@@ -223,7 +231,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'first-night-db-outage', what: "first night (new version at 100%): 20% of requests answer 503 and the worker's PostgreSQL is down for 30 s, both from the same moment",
-    expected: 'rolled-back', firstNight: true, worker: 'process-own-postgres', errorShare: 0.2, plan: FIRST_NIGHT_PLAN,
+    pipeline: true, expected: 'rolled-back', firstNight: true, worker: 'process-own-postgres', errorShare: 0.2, plan: FIRST_NIGHT_PLAN,
     inject: async (env) => {
       await env.target.setFault('canary', { kind: 'error-rate', intensity: 0.2 });
       const onset = Date.now();
@@ -233,8 +241,8 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: 'worker-killed-at-rollback', what: "+500 ms on every canary request from stage 1 (1%); the worker (a child process) is killed (SIGKILL) as its rollback calls the router, and the call never lands; a new worker starts at once",
-    expected: 'rolled-back', stage: 1, worker: 'process',
+    name: 'worker-killed-at-rollback', what: '+500 ms on every canary request from stage 1 (5%); the worker (a child process) is killed (SIGKILL) as its rollback calls the router, and the call never lands; a standby worker starts polling at once',
+    pipeline: true, expected: 'rolled-back', stage: 1, worker: 'process', plan: FIVE_PERCENT_PLAN,
     inject: async (env) => {
       await env.target.setFault('canary', { kind: 'latency', intensity: 500 });
       const onset = Date.now();
@@ -248,8 +256,8 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: 'worker-killed-after-rollback-request', what: 'healthy canary at stage 1 (1%); the incident commander rolls back while an evaluation runs, and the worker (a child process) is killed as soon as the rollback is accepted; a new worker starts at once',
-    expected: 'rolled-back', stage: 1, worker: 'process',
+    name: 'worker-killed-after-rollback-request', what: 'healthy canary at stage 1 (5%); the incident commander rolls back while an evaluation runs, and the worker (a child process) is killed as soon as the rollback is accepted; a standby worker starts polling at once',
+    pipeline: true, expected: 'rolled-back', stage: 1, worker: 'process', plan: FIVE_PERCENT_PLAN,
     inject: async (env) => {
       const handle = env.lane.client.client.workflow.getHandle(env.release);
       const evaluating = async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'evaluate');
@@ -438,6 +446,9 @@ async function runScenario(s: Scenario, lane: Lane, prometheus: OwnPrometheus, h
     }
     await injection?.done;
     const kills = await Promise.all(injection?.kills ?? []);
+    // The verdict is set before the close-out's last writes: the worker must stay until the workflow has ended.
+    const ended = await Promise.race([client.result(release).then(() => true, () => true), sleep(RESULT_LIMIT_MS, false)]);
+    if (!ended) throw new Error(`${s.name}: verdict ${status!.verdict}, but the workflow had not ended ${RESULT_LIMIT_MS / 1000}s later`);
     const zero = injection ? recorder.history.find((c) => c.current === 0 && c.at >= injection!.onset) : undefined;
     // Weight changes while a held fault lasted (until it was restored): none is the expected answer.
     const faultEnd = restoredAt ?? zero?.at ?? Date.now();
@@ -485,11 +496,27 @@ function seconds(ms: number | undefined): string {
   return ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`;
 }
 
+const JUDGMENT_HEADING = '## Canary judgment scenarios';
+const PIPELINE_HEADING = '## Rollback under pipeline faults (issue 14)';
+
+function ratioOf(r: ScenarioResult): string {
+  return r.toZeroMs !== undefined && r.floorMs ? (r.toZeroMs / r.floorMs).toFixed(2) : '-';
+}
+
+function verdictOf(r: ScenarioResult): string {
+  return `${r.ok ? '' : '**'}${r.verdict}${r.ok ? '' : '** (unexpected)'}`;
+}
+
+function runDates(results: ScenarioResult[]): string {
+  const days = [...new Set(results.map((r) => r.at.slice(0, 10)))].sort();
+  return days.length === 0 ? '-' : days.length === 1 ? days[0]! : `${days[0]} to ${days.at(-1)}`;
+}
+
 export function renderSection(results: ScenarioResult[], command: string): string {
   const lines = [
-    '## Canary judgment scenarios',
+    JUDGMENT_HEADING,
     '',
-    `Produced by \`${command}\` (run ${results.map((r) => r.at).sort().at(-1)?.slice(0, 10) ?? '-'}, on a 2-core machine shared with other work;`,
+    `Produced by \`${command}\` (run ${runDates(results)}, on a 2-core machine shared with other work;`,
     'scenarios may run in batches with `--only`, their results merge).',
     `Each row is one full release of \`plans/demo.yaml\` (one plan minute per second: evaluation every 1 s, stages of 15 s,`,
     `bad-trend hold 15 s, human wait limit 30 s) against the demo target at ${RPS} rps with ${NOISE * 100}% background 5xx on both tracks,`,
@@ -504,30 +531,63 @@ export function renderSection(results: ScenarioResult[], command: string): strin
     'release the bench makes the canary\'s 503 series exist, as on a long-running instance (rate() cannot see the first',
     'increment of a series that appears), and waits out a rate window.',
     '',
-    'Faults of the pipeline itself: `prometheus-frozen-at-rollback` sends SIGSTOP to the bench\'s Prometheus from an',
-    'activity interceptor of the worker the moment `rollbackTraffic` starts (the port still accepts connections;',
-    'nothing answers) and SIGCONT once the release has ended. The `worker-killed-*` scenarios run the worker as a',
-    'child process on its own task queue and SIGKILL it, then start a new one at once: at the rollback\'s router call',
-    '(the weight recorder drops that request, so the router never sees it), or as soon as the incident commander\'s',
-    'rollback was accepted while an evaluation was in flight. "Worker back to 0%" runs from the new worker polling its',
-    'task queue to the router answering 0% (target: 10 s). `first-night-db-outage` runs two short stages (50%, 100%),',
-    'then a first-night check every 5 s, and gives its worker (a child process) a PostgreSQL of its own, stopped',
-    '(`pg_ctl stop -m fast`) for 30 s from the onset of a 20% 503 breach; a rollback must also leave the router at 0%.',
-    '',
-    '| scenario | fault | expected | verdict | cause | to 0% | floor | ratio | slowest eval cycle | paged after | weights while held | worker back to 0% |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | fault | expected | verdict | cause | to 0% | floor | ratio | slowest eval cycle | paged after | weights while held |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
-    const ratio = r.toZeroMs !== undefined && r.floorMs ? (r.toZeroMs / r.floorMs).toFixed(2) : '-';
-    const back = r.readyToZeroMs === undefined ? '-' : `${seconds(r.readyToZeroMs)} (worker up ${seconds(r.killToReadyMs)} after the kill)`;
-    lines.push(`| ${r.name} | ${r.what} | ${r.expected} | ${r.ok ? '' : '**'}${r.verdict}${r.ok ? '' : '** (unexpected)'} | ${r.cause ?? '-'} | ${seconds(r.toZeroMs)} | ${seconds(r.floorMs)} | ${ratio} | ${seconds(r.slowestCycleMs)} | ${seconds(r.toPageMs)} | ${r.weightsDuringFault ? (r.weightsDuringFault.length ? r.weightsDuringFault.join(', ') : 'unchanged') : '-'} | ${back} |`);
+    lines.push(`| ${r.name} | ${r.what} | ${r.expected} | ${verdictOf(r)} | ${r.cause ?? '-'} | ${seconds(r.toZeroMs)} | ${seconds(r.floorMs)} | ${ratioOf(r)} | ${seconds(r.slowestCycleMs)} | ${seconds(r.toPageMs)} | ${r.weightsDuringFault ? (r.weightsDuringFault.length ? r.weightsDuringFault.join(', ') : 'unchanged') : '-'} |`);
   }
   const floors = results.filter((r) => r.floorWhy).map((r) => `- ${r.name}: ${r.floorWhy}`);
   if (floors.length) lines.push('', 'Floors:', '', ...floors);
-  const notes = results.filter((r) => r.note || (r.finalWeight !== undefined && r.finalWeight !== 0 && r.expected === 'rolled-back'))
-    .map((r) => `- ${r.name}: ${[r.note, r.finalWeight !== 0 ? `the router was left at ${r.finalWeight}%` : undefined].filter(Boolean).join('; ')}`);
+  return lines.join('\n') + '\n';
+}
+
+export function renderPipelineSection(results: ScenarioResult[], command: string): string {
+  const lines = [
+    PIPELINE_HEADING,
+    '',
+    `Produced by \`${command}\` (run ${runDates(results)}, on a 2-core machine shared with other work), with the`,
+    'same demo target, noise, own Prometheus and floors as the canary judgment scenarios above. Each row is one release',
+    'whose fault is in the pipeline itself, with one canary fault to roll back for:',
+    '',
+    '- `prometheus-frozen-at-rollback`: SIGSTOP to the bench\'s Prometheus from an activity interceptor of the worker the',
+    '  moment `rollbackTraffic` starts (the port still accepts connections; nothing answers), SIGCONT once the release',
+    '  has ended. Target: to 0% within 1.5x of the floor, because traffic moves first.',
+    '- `worker-killed-*`: the worker is a child process on a task queue of its own; it is killed (SIGKILL) and a warm',
+    '  standby (built and connected, not polling) starts polling at once, so a healthy worker is available from the',
+    '  kill on. Killed at the rollback\'s router call (the weight recorder drops that request: the router never sees it),',
+    '  or as soon as the incident commander\'s rollback was accepted while an evaluation was in flight. "Worker back to',
+    '  0%" runs from the standby polling to the router answering 0%. Target: <= 10 s.',
+    '- `first-night-db-outage`: two short stages (50%, 100%), then a first-night check every 5 s; the worker (a child',
+    '  process) has a PostgreSQL of its own, stopped (`pg_ctl stop -m fast`) for 30 s from the onset of a 20% 503',
+    '  breach. Target: never failed with the new version at 100%; rolled back, the router at 0% at the end.',
+    '',
+    'Stage 1 lasts 3 plan hours (3 min) since the demo plan\'s longer stage 1; every fault here starts in the stage it names.',
+    '',
+    '| scenario | fault | expected | verdict | cause | to 0% | floor | ratio | worker back to 0% | router at the end | slowest eval cycle |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const back = r.readyToZeroMs === undefined ? '-' : `${seconds(r.readyToZeroMs)} (standby polling ${seconds(r.killToReadyMs)} after the kill)`;
+    lines.push(`| ${r.name} | ${r.what} | ${r.expected} | ${verdictOf(r)} | ${r.cause ?? '-'} | ${seconds(r.toZeroMs)} | ${seconds(r.floorMs)} | ${ratioOf(r)} | ${back} | ${r.finalWeight === undefined ? '-' : `${r.finalWeight}%`} | ${seconds(r.slowestCycleMs)} |`);
+  }
+  const floors = results.filter((r) => r.floorWhy).map((r) => `- ${r.name}: ${r.floorWhy}`);
+  if (floors.length) lines.push('', 'Floors:', '', ...floors);
+  const notes = results.filter((r) => r.note).map((r) => `- ${r.name}: ${r.note}`);
   if (notes.length) lines.push('', 'Notes:', '', ...notes);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Writes each section whose scenarios have results (a section with none is left as it is),
+ * the judgment scenarios' and then the pipeline faults'.
+ */
+function writeSections(file: string, results: ScenarioResult[], command: string): void {
+  const pipeline = new Set(SCENARIOS.filter((s) => s.pipeline).map((s) => s.name));
+  const judged = results.filter((r) => !pipeline.has(r.name));
+  const faults = results.filter((r) => pipeline.has(r.name));
+  if (judged.length) writeSection(file, JUDGMENT_HEADING, renderSection(judged, command), null);
+  if (faults.length) writeSection(file, PIPELINE_HEADING, renderPipelineSection(faults, command), JUDGMENT_HEADING);
 }
 
 /** Starts the worker of one kind on a task queue of its own, and a client for it. */
@@ -569,19 +629,29 @@ async function startLane(kind: WorkerKind, deps: { config: LocalConfig; promethe
     CHAOS_WORKFLOW_BUNDLE: bundle,
   };
   let started = 0;
-  const spawnWorker = () => startWorkerProcess(env, path.join(dir, 'logs', `worker-${++started}.log`));
-  let current: WorkerProcess = await spawnWorker();
+  const spawnWorker = (standby: boolean) => startWorkerProcess(env, path.join(dir, 'logs', `worker-${++started}.log`), { standby });
+  let current: WorkerProcess = await spawnWorker(false);
+  // A warm standby (built, connected, not polling): "a healthy worker is available" is the moment of the kill,
+  // not whenever a cold start on this shared machine finishes (6-12 s seen).
+  let standby: WorkerProcess | null = null;
   const worker: ProcessWorker = {
-    killAndRestart() {
-      const dead = current;
-      const killedAt = Date.now();
-      process.kill(dead.pid, 'SIGKILL'); // at once: the caller's moment is the kill's moment
-      return dead.exited.then(spawnWorker).then((next) => {
-        current = next;
-        return { killedAt, readyAt: Date.now() };
-      });
+    async prepare() {
+      standby ??= await spawnWorker(true);
     },
-    close: async () => void (await current.stop()),
+    async killAndRestart() {
+      const next = standby;
+      if (!next) throw new Error('no standby worker: prepare() first');
+      const killedAt = Date.now();
+      process.kill(current.pid, 'SIGKILL'); // before any await: the caller's moment is the kill's moment
+      standby = null;
+      await next.activate();
+      current = next;
+      return { killedAt, readyAt: Date.now() };
+    },
+    close: async () => {
+      await current.stop();
+      await standby?.stop();
+    },
   };
   const client = await ReleaseClient.connect(taskQueue);
   return {
@@ -598,13 +668,19 @@ async function startLane(kind: WorkerKind, deps: { config: LocalConfig; promethe
   };
 }
 
-/** Replaces (or appends) the section in a markdown file, leaving the rest alone. */
-function writeSection(file: string, section: string): void {
+/** Replaces the section under `heading` in a markdown file, leaving the rest alone; a new one goes after the section `after` (or at the end). */
+function writeSection(file: string, heading: string, section: string, after: string | null): void {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = text.indexOf('## Canary judgment scenarios');
-  if (start < 0) return fs.writeFileSync(file, `${text.trimEnd()}\n\n${section}`);
-  const next = text.indexOf('\n## ', start + 1);
-  fs.writeFileSync(file, `${text.slice(0, start)}${section}${next < 0 ? '' : text.slice(next)}`);
+  const endOf = (start: number) => {
+    const next = text.indexOf('\n## ', start + 1);
+    return next < 0 ? text.length : next + 1;
+  };
+  const start = text.indexOf(`${heading}\n`);
+  if (start >= 0) return fs.writeFileSync(file, `${text.slice(0, start)}${section}${text.slice(endOf(start))}`);
+  const anchor = after === null ? -1 : text.indexOf(`${after}\n`);
+  if (anchor < 0) return fs.writeFileSync(file, `${text.trimEnd()}\n\n${section}`);
+  const at = endOf(anchor);
+  fs.writeFileSync(file, `${text.slice(0, at).trimEnd()}\n\n${section}\n${text.slice(at)}`);
 }
 
 async function main(): Promise<void> {
@@ -619,7 +695,7 @@ async function main(): Promise<void> {
   if (values['render-only']) {
     if (!values.write) throw new Error('--render-only needs --write <file>');
     const stored = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ScenarioResult[];
-    writeSection(values.write, renderSection(stored, command));
+    writeSections(values.write, stored, command);
     return;
   }
 
@@ -643,6 +719,7 @@ async function main(): Promise<void> {
     for (const s of chosen) {
       console.log(`${s.name}: ${s.what}`);
       const lane = await laneFor(s.worker ?? 'bench');
+      await lane.worker?.prepare();
       // A scenario that stopped or froze Prometheus must not leave it so for the next.
       const result = await runScenario(s, lane, prometheus, hooks, ports).finally(() => {
         prometheus.thaw();
@@ -658,7 +735,7 @@ async function main(): Promise<void> {
     await prometheus.close();
   }
   const ordered = SCENARIOS.map((x) => results.get(x.name)).filter((r): r is ScenarioResult => r !== undefined);
-  if (values.write) writeSection(values.write, renderSection(ordered, command));
+  if (values.write) writeSections(values.write, ordered, command);
   console.log(`results: ${resultsFile}${values.write ? `; section written to ${values.write}` : ''}`);
   process.exitCode = failures === 0 ? 0 : 1;
 }
