@@ -40,6 +40,9 @@ export interface ReleaseWorkerOptions {
 
 export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Promise<ReleaseWorker> {
   const config = opts.config ?? loadConfig();
+  if (!Number.isInteger(config.stickyQueueTimeoutMs) || config.stickyQueueTimeoutMs < 1) {
+    throw new Error(`SPARK_STICKY_QUEUE_TIMEOUT_MS: must be a whole number of milliseconds, at least 1 (got ${config.stickyQueueTimeoutMs})`);
+  }
   const allowed = opts.workerConfig ?? loadWorkerConfig(); // a bad file stops the worker at once
   const settings = temporalSettings();
   const scm = scmFromEnv(); // before anything opens: a bad variable stops the worker at once
@@ -64,6 +67,8 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
     connection,
     namespace: settings.namespace,
     taskQueue: opts.taskQueue ?? config.taskQueue,
+    // After a crash the release's next workflow task goes to any worker after this, not Temporal's 10 s.
+    stickyQueueScheduleToStartTimeout: config.stickyQueueTimeoutMs,
     // A retry after a worker crash keeps the evidence its first attempt wrote (src/activities/evidence-retry.ts).
     activities: createActivities({ ledger: firstWriterWinsOnRetry(ledger), metrics, router, scm, pipeline, notifier, pager, allowances: allowancesOf(allowed) }),
     sinks: pipeline.sinks,
