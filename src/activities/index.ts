@@ -20,7 +20,7 @@ import { WeightFence } from './weight-fence';
 import { heartbeating } from './heartbeat';
 
 export { fileStamp } from './rollback';
-import type { CheckOutcome, ReleaseActivities, ReleaseRef, RunChecksRequest } from './types';
+import { EVIDENCE_NOT_FLUSHED, type CheckOutcome, type ReleaseActivities, type ReleaseRef, type RunChecksRequest } from './types';
 
 export interface ActivityDeps {
   ledger: EvidenceLedger;
@@ -132,11 +132,21 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
     },
 
     async evaluate(req) {
-      if (req.flush.length > 0) await deps.ledger.appendMany(req.flush);
+      // The queued evidence and the queries at once: a ledger outage must not hide what Prometheus says.
+      const flushed = req.flush.length > 0 ? deps.ledger.appendMany(req.flush).then(() => null, (err: Error) => err) : Promise.resolve(null);
       const started = Date.now();
       const results = await Promise.all(req.queries.map((q) => deps.metrics.instant(q, new Date(), req.timeoutMs)));
       deps.pipeline?.evaluated((Date.now() - started) / 1000, results);
-      return Object.fromEntries(req.queries.map((q, i) => [q, results[i]!]));
+      const answers = Object.fromEntries(req.queries.map((q, i) => [q, results[i]!]));
+      const failed = await flushed;
+      if (failed) {
+        // Not retried: the answers go back now, in the failure's details; the workflow keeps the records queued.
+        throw ApplicationFailure.create({
+          type: EVIDENCE_NOT_FLUSHED, nonRetryable: true, details: [answers],
+          message: `the evidence ledger did not take ${req.flush.length} queued record(s): ${failed.message}`,
+        });
+      }
+      return answers;
     },
 
     async queryRanges(req) {

@@ -1,9 +1,9 @@
 // The state of one release run and the few verbs every phase uses. Plain
 // variables only: the status query reads them, replay rebuilds them.
-import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { InstantResult } from '../adapters/metrics/provider';
 import type { EvidenceInput } from '../adapters/ledger/ledger';
-import type { AnnounceResult, ReleaseActivities } from '../activities/types';
+import { EVIDENCE_NOT_FLUSHED, type AnnounceResult, type ReleaseActivities } from '../activities/types';
 import type { MessageRef } from '../adapters/chat/notifier';
 import type { Prompt } from '../slack/blocks';
 import type { ReleasePlan } from '../plan/schema';
@@ -31,6 +31,13 @@ const ROLLBACK_MARGIN_MS = 5_000;
  * worker is retried this long after its last heartbeat, not after its start-to-close timeout.
  */
 export const HEARTBEAT_TIMEOUT_MS = 5_000;
+
+/** The answers of an evaluation that failed only because the ledger did not take its queued evidence, or null. */
+export function answeredDespiteLedger(err: ActivityFailure): Record<string, InstantResult> | null {
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== EVIDENCE_NOT_FLUSHED) return null;
+  return (cause.details?.[0] as Record<string, InstantResult> | undefined) ?? null;
+}
 
 export class ReleaseRun {
   readonly status: ReleaseStatus;
@@ -112,6 +119,11 @@ export class ReleaseRun {
     this.pending.push({ ...input, release: this.ref.release, runId: this.ref.runId });
   }
 
+  /** Queues records made elsewhere for this run (the first night's, handed back with its rollback). */
+  queue(records: EvidenceInput[]): void {
+    this.pending.push(...records);
+  }
+
   takePending(): EvidenceInput[] {
     const out = this.pending;
     this.pending = [];
@@ -182,6 +194,11 @@ export class ReleaseRun {
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       this.pending = [...flush, ...this.pending];
+      const answered = answeredDespiteLedger(err);
+      if (answered) {
+        this.lastEvaluation = { at: new Date().toISOString(), results: answered };
+        return answered;
+      }
       const at = new Date().toISOString();
       const message = `evaluation failed: ${err.cause?.message ?? err.message}`;
       return Object.fromEntries(queries.map((q) => [q, { kind: 'query-error', message, resolvedQuery: q, at } as InstantResult]));
