@@ -108,8 +108,8 @@ interface Injection {
   done?: Promise<void>;
   /** Worker kills the scenario caused, each resolved once the new worker polls. */
   kills?: Promise<WorkerKill>[];
-  /** What the bench saw at the moment of the fault (e.g. whether an evaluation was in flight). */
-  note?: () => string | undefined;
+  /** What the bench saw of the fault (e.g. whether an evaluation was in flight), given when the router took 0%. */
+  note?: (zeroAt: number | undefined) => string | undefined;
 }
 
 interface Scenario {
@@ -225,7 +225,8 @@ const SCENARIOS: Scenario[] = [
         while (status().verdict === 'running') await sleep(100);
         env.prometheus.thaw();
       })();
-      const note = () => (frozenAt === undefined ? 'Prometheus was never frozen: no rollback started' : `Prometheus frozen ${seconds(frozenAt - onset)} after the onset, until the verdict`);
+      const note = (zeroAt: number | undefined) => (frozenAt === undefined ? 'Prometheus was never frozen: no rollback started'
+        : `Prometheus frozen ${seconds(frozenAt - onset)} after the onset (as rollbackTraffic started), until the verdict; the router took 0% ${seconds(zeroAt === undefined ? undefined : zeroAt - frozenAt)} after the freeze`);
       return { onset, done, note };
     },
   },
@@ -480,7 +481,7 @@ async function runScenario(s: Scenario, lane: Lane, prometheus: OwnPrometheus, h
       readyToZeroMs: kill && zero ? zero.at - kill.readyAt : undefined,
       killToReadyMs: kill ? kill.readyAt - kill.killedAt : undefined,
       finalWeight,
-      note: [injection?.note?.(), kill && zero && zero.at < kill.killedAt ? 'the router took 0% before the kill: the kill came too late to test recovery' : undefined].filter(Boolean).join('; ') || undefined,
+      note: [injection?.note?.(zero?.at), kill && zero && zero.at < kill.killedAt ? 'the router took 0% before the kill: the kill came too late to test recovery' : undefined].filter(Boolean).join('; ') || undefined,
       stagesPassed: status!.stages.filter((st) => st.state === 'passed').length,
       canaryMs: canaryStart ? Date.now() - canaryStart : undefined,
       at: new Date().toISOString(),
@@ -563,6 +564,8 @@ export function renderPipelineSection(results: ScenarioResult[], command: string
     '  breach. Target: never failed with the new version at 100%; rolled back, the router at 0% at the end.',
     '',
     'Stage 1 lasts 3 plan hours (3 min) since the demo plan\'s longer stage 1; every fault here starts in the stage it names.',
+    'What these numbers were before the heartbeats, the 3 s sticky queue timeout and the ledger-independent',
+    'evaluation: docs/reliability.md, "Fast recovery" and "No fault ends with a bad version serving".',
     '',
     '| scenario | fault | expected | verdict | cause | to 0% | floor | ratio | worker back to 0% | router at the end | slowest eval cycle |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -587,7 +590,8 @@ function writeSections(file: string, results: ScenarioResult[], command: string)
   const judged = results.filter((r) => !pipeline.has(r.name));
   const faults = results.filter((r) => pipeline.has(r.name));
   if (judged.length) writeSection(file, JUDGMENT_HEADING, renderSection(judged, command), null);
-  if (faults.length) writeSection(file, PIPELINE_HEADING, renderPipelineSection(faults, command), JUDGMENT_HEADING);
+  const only = `npx tsx bench/scenarios.ts --only ${[...pipeline].join(',')} --write ${path.relative(projectRoot, path.resolve(file))}`;
+  if (faults.length) writeSection(file, PIPELINE_HEADING, renderPipelineSection(faults, only), JUDGMENT_HEADING);
 }
 
 /** Starts the worker of one kind on a task queue of its own, and a client for it. */
