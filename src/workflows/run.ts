@@ -52,6 +52,8 @@ export class ReleaseRun {
   publishVisibility: () => void = () => undefined;
   /** The last evaluation's answers: a rollback's "metrics before", with no query on its path. */
   lastEvaluation: { at: string; results: Record<string, InstantResult> } | null = null;
+  /** The last evaluation answered but the ledger did not take the evidence queued with it. */
+  evidenceBehind = false;
   /** Increases with every weight change: the router refuses a write older than the newest. */
   private weightGeneration = 0;
   private pending: EvidenceInput[] = [];
@@ -189,6 +191,7 @@ export class ReleaseRun {
     const flush = this.takePending();
     try {
       const results = await this.acts.evaluate({ queries, timeoutMs: this.plan.metrics.queryTimeout, flush });
+      this.evidenceBehind = false;
       this.lastEvaluation = { at: new Date().toISOString(), results };
       return results;
     } catch (err) {
@@ -196,6 +199,7 @@ export class ReleaseRun {
       this.pending = [...flush, ...this.pending];
       const answered = answeredDespiteLedger(err);
       if (answered) {
+        this.evidenceBehind = true;
         this.lastEvaluation = { at: new Date().toISOString(), results: answered };
         return answered;
       }
