@@ -27,6 +27,12 @@ export interface LocalConfig {
   runDir: string;
   toolsBin: string;
   workerMetricsPort: number;
+  /**
+   * How long a workflow task waits for the worker that ran the release's last one before any
+   * worker may take it (Temporal's sticky queue; its default is 10 s): after a worker crash,
+   * the release waits this long for its next step.
+   */
+  stickyQueueTimeoutMs: number;
 }
 
 export function loadConfig(): LocalConfig {
@@ -41,6 +47,7 @@ export function loadConfig(): LocalConfig {
     runDir: env('SPARK_RUN_DIR', path.join(projectRoot, '.run')),
     toolsBin: env('SPARK_TOOLS_BIN', path.join(projectRoot, '.tools', 'bin')),
     workerMetricsPort: Number(env('SPARK_WORKER_METRICS_PORT', '9464')),
+    stickyQueueTimeoutMs: Number(env('SPARK_STICKY_QUEUE_TIMEOUT_MS', '3000')),
   };
 }
 

@@ -36,10 +36,15 @@ export interface ReleaseWorkerOptions {
   workerConfig?: WorkerConfig;
   /** The freeze and tag adapters (default: from the environment; tests pass their GitHub stand-in). */
   scm?: ScmAdapters;
+  /** Extra worker interceptors (benches use one to act at the exact start of an activity). */
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Promise<ReleaseWorker> {
   const config = opts.config ?? loadConfig();
+  if (!Number.isInteger(config.stickyQueueTimeoutMs) || config.stickyQueueTimeoutMs < 1) {
+    throw new Error(`SPARK_STICKY_QUEUE_TIMEOUT_MS: must be a whole number of milliseconds, at least 1 (got ${config.stickyQueueTimeoutMs})`);
+  }
   const allowed = opts.workerConfig ?? loadWorkerConfig(); // a bad file stops the worker at once
   const settings = temporalSettings();
   const scm = opts.scm ?? scmFromEnv(); // before anything opens: a bad variable stops the worker at once
@@ -64,9 +69,12 @@ export async function createReleaseWorker(opts: ReleaseWorkerOptions = {}): Prom
     connection,
     namespace: settings.namespace,
     taskQueue: opts.taskQueue ?? config.taskQueue,
+    // After a crash the release's next workflow task goes to any worker after this, not Temporal's 10 s.
+    stickyQueueScheduleToStartTimeout: config.stickyQueueTimeoutMs,
     // A retry after a worker crash keeps the evidence its first attempt wrote (src/activities/evidence-retry.ts).
     activities: createActivities({ ledger: firstWriterWinsOnRetry(ledger), metrics, router, scm, pipeline, notifier, pager, allowances: allowancesOf(allowed), evidenceDir: config.evidenceDir }),
     sinks: pipeline.sinks,
+    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
   });
   const metricsServer = opts.metricsPort === null ? null : serveMetrics(opts.metricsPort ?? config.workerMetricsPort, pipeline.registry, runtimeMetrics);

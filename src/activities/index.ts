@@ -1,6 +1,5 @@
 // The activities of a release, built over the adapters the worker composes.
 // Each is idempotent: evidence keys are deterministic and weights are absolute.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EvidenceInput, EvidenceLedger } from '../adapters/ledger/ledger';
 import type { MetricsProvider } from '../adapters/metrics/provider';
@@ -19,9 +18,10 @@ import { createRitualActivities, type RitualActivities } from './ritual';
 import { createRollbackActivities } from './rollback';
 import { createStageHealthActivities } from './stage-health';
 import { WeightFence } from './weight-fence';
+import { heartbeating } from './heartbeat';
 
 export { fileStamp } from './rollback';
-import type { CheckOutcome, ReleaseActivities, ReleaseRef, RunChecksRequest } from './types';
+import { EVIDENCE_NOT_FLUSHED, type CheckOutcome, type ReleaseActivities, type ReleaseRef, type RunChecksRequest } from './types';
 
 export interface ActivityDeps {
   ledger: EvidenceLedger;
@@ -89,7 +89,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
     }
   };
 
-  return {
+  return heartbeating({
     ...createCloseoutActivities(deps),
     ...createRitualActivities(deps),
     ...createAnchorActivities(deps),
@@ -104,20 +104,15 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
     },
 
     async runChecks(req) {
-      const heartbeat = setInterval(() => Context.current().heartbeat(), 5000);
-      try {
-        const ran = await Promise.all(req.checks.map((id) => runOne(req, id)));
-        const results = ran.map((r) => r.outcome);
-        // A file several checks write (redteam_<v>.txt, micro_blast_<v>.log, ...) holds each one's section, in plan order.
-        const sections = new Map<string, string[]>();
-        for (const { files } of ran) for (const [file, body] of Object.entries(files)) sections.set(file, [...(sections.get(file) ?? []), body]);
-        await deps.ledger.appendMany([...sections].map(([file, bodies]) => evidence(req, `check/${req.phase}/${file}`, file, 'check', bodies.join('\n'))));
-        const lines = results.map((r) => `${r.status.toUpperCase().padEnd(15)} ${r.id.padEnd(28)} ${r.durationMs}ms  ${r.summary}${r.status === 'not-implemented' ? ` (would write: ${checkFiles(r.id, req.version).join(', ')})` : ''}`);
-        await deps.ledger.append(evidence(req, `checks/${req.phase}`, `checks_${req.phase}_${req.version}.txt`, 'check', `${req.phase} checks of ${req.release} (run ${req.runId})\n\n${lines.join('\n')}\n`));
-        return results;
-      } finally {
-        clearInterval(heartbeat);
-      }
+      const ran = await Promise.all(req.checks.map((id) => runOne(req, id)));
+      const results = ran.map((r) => r.outcome);
+      // A file several checks write (redteam_<v>.txt, micro_blast_<v>.log, ...) holds each one's section, in plan order.
+      const sections = new Map<string, string[]>();
+      for (const { files } of ran) for (const [file, body] of Object.entries(files)) sections.set(file, [...(sections.get(file) ?? []), body]);
+      await deps.ledger.appendMany([...sections].map(([file, bodies]) => evidence(req, `check/${req.phase}/${file}`, file, 'check', bodies.join('\n'))));
+      const lines = results.map((r) => `${r.status.toUpperCase().padEnd(15)} ${r.id.padEnd(28)} ${r.durationMs}ms  ${r.summary}${r.status === 'not-implemented' ? ` (would write: ${checkFiles(r.id, req.version).join(', ')})` : ''}`);
+      await deps.ledger.append(evidence(req, `checks/${req.phase}`, `checks_${req.phase}_${req.version}.txt`, 'check', `${req.phase} checks of ${req.release} (run ${req.runId})\n\n${lines.join('\n')}\n`));
+      return results;
     },
 
     async setCanaryWeight(req) {
@@ -141,11 +136,21 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
     },
 
     async evaluate(req) {
-      if (req.flush.length > 0) await deps.ledger.appendMany(req.flush);
+      // The queued evidence and the queries at once: a ledger outage must not hide what Prometheus says.
+      const flushed = req.flush.length > 0 ? deps.ledger.appendMany(req.flush).then(() => null, (err: Error) => err) : Promise.resolve(null);
       const started = Date.now();
       const results = await Promise.all(req.queries.map((q) => deps.metrics.instant(q, new Date(), req.timeoutMs)));
       deps.pipeline?.evaluated((Date.now() - started) / 1000, results);
-      return Object.fromEntries(req.queries.map((q, i) => [q, results[i]!]));
+      const answers = Object.fromEntries(req.queries.map((q, i) => [q, results[i]!]));
+      const failed = await flushed;
+      if (failed) {
+        // Not retried: the answers go back now, in the failure's details; the workflow keeps the records queued.
+        throw ApplicationFailure.create({
+          type: EVIDENCE_NOT_FLUSHED, nonRetryable: true, details: [answers],
+          message: `the evidence ledger did not take ${req.flush.length} queued record(s): ${failed.message}`,
+        });
+      }
+      return answers;
     },
 
     async queryRanges(req) {
@@ -157,5 +162,5 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities & Closeo
     ...createStageHealthActivities(deps),
 
     ...createNotifyActivities(deps),
-  };
+  });
 }

@@ -2,7 +2,7 @@
 // router call and reads it back, bounded by the plan's router timeout; `recordRollback` writes
 // the evidence afterwards. Prometheus is never on the path to 0%: the metrics before are the
 // workflow's last evaluation, the metrics after a bounded, best-effort snapshot.
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import type { EvidenceInput, EvidenceLedger } from '../adapters/ledger/ledger';
 import { EvidenceConflictError, EvidenceInputError } from '../adapters/ledger/postgres';
 import type { InstantResult, MetricsProvider } from '../adapters/metrics/provider';
@@ -88,28 +88,22 @@ export function createRollbackActivities(deps: RollbackDeps, dryRunWeights: Map<
         dryRunWeights.set(req.release, 0);
         return { weightAfter: 0, detail: 'dry run: weight 0 recorded, router untouched', at: new Date().toISOString() };
       }
-      // Heartbeats let a worker crash be noticed in seconds, not after the start-to-close timeout.
-      const heartbeat = setInterval(() => Context.current().heartbeat(), 1000);
-      try {
-        const router = deps.router(req.traffic);
-        const toZero = () => within(req.timeoutMs, `setting the canary weight to 0% through the ${router.kind} router`, router.setCanaryWeight(0));
-        const older = fence.inflight(req.release);
-        const written = await fence.write(req.release, req.generation, toZero);
-        if (written.superseded) throw new Error(`weight generation ${req.generation} is older than ${fence.applied(req.release)}: a newer rollback ran`);
-        let change = written.value;
-        if (older.length > 0) {
-          // An older stage write may land after our 0%: wait for it (bounded), then set 0% again.
-          await within(req.timeoutMs, 'older weight writes in flight', Promise.allSettled(older));
-          change = await toZero();
-          change = { ...change, detail: `${change.detail} (set again after ${older.length} older write(s) in flight)` };
-        }
-        const after = await within(req.timeoutMs, `reading the canary weight back from the ${router.kind} router`, router.currentCanaryWeight());
-        if (after !== null && after !== 0) throw new Error(`router still reports ${after}% on the canary after setting 0%`);
-        deps.pipeline?.stageEntered(req.service, 0);
-        return { weightAfter: after, detail: change.detail, at: new Date().toISOString() };
-      } finally {
-        clearInterval(heartbeat);
+      const router = deps.router(req.traffic);
+      const toZero = () => within(req.timeoutMs, `setting the canary weight to 0% through the ${router.kind} router`, router.setCanaryWeight(0));
+      const older = fence.inflight(req.release);
+      const written = await fence.write(req.release, req.generation, toZero);
+      if (written.superseded) throw new Error(`weight generation ${req.generation} is older than ${fence.applied(req.release)}: a newer rollback ran`);
+      let change = written.value;
+      if (older.length > 0) {
+        // An older stage write may land after our 0%: wait for it (bounded), then set 0% again.
+        await within(req.timeoutMs, 'older weight writes in flight', Promise.allSettled(older));
+        change = await toZero();
+        change = { ...change, detail: `${change.detail} (set again after ${older.length} older write(s) in flight)` };
       }
+      const after = await within(req.timeoutMs, `reading the canary weight back from the ${router.kind} router`, router.currentCanaryWeight());
+      if (after !== null && after !== 0) throw new Error(`router still reports ${after}% on the canary after setting 0%`);
+      deps.pipeline?.stageEntered(req.service, 0);
+      return { weightAfter: after, detail: change.detail, at: new Date().toISOString() };
     },
 
     async recordRollback(req: RecordRollbackRequest): Promise<RollbackResult> {

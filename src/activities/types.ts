@@ -68,6 +68,12 @@ export interface RangeQuery {
   stepSeconds: number;
 }
 
+/**
+ * The failure of an evaluation whose queries answered but whose queued evidence the ledger did
+ * not take: not retried, its details hold the answers (the workflow keeps the records queued).
+ */
+export const EVIDENCE_NOT_FLUSHED = 'EvidenceNotFlushed';
+
 export interface EvaluateRequest {
   queries: string[];
   timeoutMs: number;

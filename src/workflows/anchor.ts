@@ -5,7 +5,7 @@
 // taken is noted and never holds up the release or its rollback.
 import { ActivityFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { AnchorActivities, AnchorResult } from '../activities/anchor';
-import type { ReleaseRun } from './run';
+import { HEARTBEAT_TIMEOUT_MS, type ReleaseRun } from './run';
 
 /**
  * Releases started before anchors existed take none (docs/reliability.md, "Changing workflow
@@ -15,6 +15,7 @@ export const anchorsApply = (): boolean => patched('ledger-anchors');
 
 const acts = proxyActivities<AnchorActivities>({
   startToCloseTimeout: '1m',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 

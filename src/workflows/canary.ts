@@ -125,8 +125,10 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
       previousEvaluation = now;
       const stageOver = now >= stageEnd;
       // At low traffic the stage outlasts its duration (bounded by maxDwellExtension) until stable can be compared.
+      // No promotion while the ledger has not taken the stage's evidence (it waits, as for samples); a rollback acts at once.
       const decision: 'continue' | 'proceed' | 'extend' | Judgment['action'] =
-        judgment.action !== 'continue' ? judgment.action : !stageOver ? 'continue' : judgment.clean ? 'proceed' : judgment.waitingForSamples ? 'extend' : 'continue';
+        judgment.action !== 'continue' ? judgment.action : !stageOver ? 'continue'
+          : judgment.clean ? (run.evidenceBehind ? 'extend' : 'proceed') : judgment.waitingForSamples ? 'extend' : 'continue';
       const line = warRoomLine({
         elapsedMs: now - canaryStart, stageIndex: index, traffic: spec.traffic, specs: plan.signals, evaluations: judgment.signals, action: decision,
         unmeasured: decision === 'proceed' ? judgment.unmeasured : [],

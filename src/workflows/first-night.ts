@@ -4,7 +4,7 @@
 // history small. A breach is posted to the war-room and, per the plan, handed
 // back to the parent's one rollback path or paged to a human.
 import {
-  ActivityFailure, CancellationScope, condition, continueAsNew, executeChild, isCancellation, proxyActivities, sleep,
+  ActivityFailure, CancellationScope, condition, continueAsNew, executeChild, isCancellation, patched, proxyActivities, sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { InstantResult } from '../adapters/metrics/provider';
@@ -15,7 +15,7 @@ import { describeBurn, judgeBurnRate, renderBurnQueries } from './burn-rate';
 import { renderCanaryQueries } from './canary';
 import { emptyMemory, judge, type JudgeMemory } from './decide';
 import { firstNightSchedule, planHour } from './rhythm';
-import type { ReleaseRun } from './run';
+import { answeredDespiteLedger, HEARTBEAT_TIMEOUT_MS, type ReleaseRun } from './run';
 import { warRoomLine } from './warroom';
 
 export interface FirstNightCheck {
@@ -64,10 +64,14 @@ export interface FirstNightInput {
 
 export type FirstNightResult =
   | { kind: 'watched'; summary: FirstNightSummary; unverified?: string }
-  | { kind: 'rollback'; reason: string; cause: string; summary: FirstNightSummary };
+  /** `pending`: evidence the watch had queued, for the parent to write with the rollback's. */
+  | { kind: 'rollback'; reason: string; cause: string; summary: FirstNightSummary; pending?: EvidenceInput[] };
 
 /** What the parent sees: the watch's result, or an abort that cancelled it. */
 export type WatchOutcome = FirstNightResult | { kind: 'aborted'; reason: string };
+
+/** patched() id: a first-night rollback goes to the parent before the watch's flush and announcement. */
+const ROLLBACK_BEFORE_NOTICE = 'first-night-rollback-before-notice';
 
 /** Checks per workflow execution before continuing as new (about 11 history events each). */
 export const CHECKS_PER_RUN = 12;
@@ -80,6 +84,7 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
   const { plan, release } = input;
   const acts = proxyActivities<ReleaseActivities>({
     startToCloseTimeout: plan.metrics.queryTimeout + 30_000,
+    heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
     retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 },
   });
   const schedule = firstNightSchedule(plan.firstNight.rhythm);
@@ -128,11 +133,11 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
       results = await acts.evaluate({ queries, timeoutMs: plan.metrics.queryTimeout, flush: pending });
       pending = [];
     } catch (err) {
-      // A failed evaluation is missing data for every query, never a pass.
+      // A failed evaluation is missing data for every query, never a pass; one the ledger alone failed still answered.
       if (!(err instanceof ActivityFailure)) throw err;
       const message = `evaluation failed: ${err.cause?.message ?? err.message}`;
       const at = new Date().toISOString();
-      results = Object.fromEntries(queries.map((q) => [q, { kind: 'query-error', message, resolvedQuery: q, at } as InstantResult]));
+      results = answeredDespiteLedger(err) ?? Object.fromEntries(queries.map((q) => [q, { kind: 'query-error', message, resolvedQuery: q, at } as InstantResult]));
     }
     // Each check is final for its moment (no stage to dwell in): lacking samples takes the signal's policy at once.
     const judgment = judge({
@@ -170,6 +175,14 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
     const missingRollback = overBudget && plan.firstNight.onMissingData === 'rollback';
     const why = `${label}: ${reasons.join('; ')}${missingRollback ? `; ${summary.missingChecks} checks without data, over the budget of ${plan.firstNight.missingDataBudget}` : ''}`;
     const rollingBack = action === 'rollback' || missingRollback;
+    const cause = missingRollback && !breach ? 'first-night-missing-data'
+      : firing.length > 0 && judgment.action !== 'rollback' ? `slo-burn-${firing[0]!.name}` : judgment.cause ?? 'first-night';
+    if (rollingBack && patched(ROLLBACK_BEFORE_NOTICE)) {
+      // Traffic first: a ledger or Slack outage must not hold the rollback up. The parent rolls back,
+      // then announces it; the queued records go with the result into the rollback's evidence.
+      summary.endedAt = check.at;
+      return { kind: 'rollback', reason: why, cause, summary, pending };
+    }
     await flush();
     await notify(`announce/first-night/${check.n}`, () => acts.announce({
       ...release, channel: input.warRoomChannel, key: `announce/first-night/${check.n}`,
@@ -177,8 +190,6 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
     }));
     if (rollingBack) {
       summary.endedAt = check.at;
-      const cause = missingRollback && !breach ? 'first-night-missing-data'
-        : firing.length > 0 && judgment.action !== 'rollback' ? `slo-burn-${firing[0]!.name}` : judgment.cause ?? 'first-night';
       return { kind: 'rollback', reason: why, cause, summary };
     }
     await notify(`page/first-night/${check.n}`, () => acts.page({ ...release, reason: why, key: `page/first-night/${check.n}` }));

@@ -3,10 +3,11 @@
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { RitualActivities } from '../activities/ritual';
 import { anchorsApply, anchorText, takeAnchor } from './anchor';
-import type { ReleaseRun } from './run';
+import { HEARTBEAT_TIMEOUT_MS, type ReleaseRun } from './run';
 
 const acts = proxyActivities<RitualActivities>({
   startToCloseTimeout: '1m',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 

@@ -254,6 +254,7 @@ export async function releaseWorkflow(input: ReleaseInput): Promise<ReleaseResul
     const watch = await watchFirstNight(run);
     if (watch.kind === 'aborted') throw new AbortRelease();
     if (watch.kind === 'rollback') {
+      run.queue(watch.pending ?? []);
       await CancellationScope.nonCancellable(() => run.rollback(watch.reason, watch.cause));
       await run.announce('warRoom', `ROLLBACK of ${plan.version} during the first night: ${watch.reason}`, 'rollback');
       return await finish(run, 'rolled-back', watch.reason);

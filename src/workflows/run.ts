@@ -1,9 +1,9 @@
 // The state of one release run and the few verbs every phase uses. Plain
 // variables only: the status query reads them, replay rebuilds them.
-import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { InstantResult } from '../adapters/metrics/provider';
 import type { EvidenceInput } from '../adapters/ledger/ledger';
-import type { AnnounceResult, ReleaseActivities } from '../activities/types';
+import { EVIDENCE_NOT_FLUSHED, type AnnounceResult, type ReleaseActivities } from '../activities/types';
 import type { MessageRef } from '../adapters/chat/notifier';
 import type { Prompt } from '../slack/blocks';
 import type { ReleasePlan } from '../plan/schema';
@@ -26,7 +26,18 @@ export interface ReleaseInput {
 const WARROOM_LINES_KEPT = 30;
 /** Room for the activity's own work around its two bounded router calls. */
 const ROLLBACK_MARGIN_MS = 5_000;
-const ROLLBACK_HEARTBEAT_TIMEOUT_MS = 5_000;
+/**
+ * Every activity heartbeats each second (src/activities/heartbeat.ts): one lost with a crashed
+ * worker is retried this long after its last heartbeat, not after its start-to-close timeout.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 5_000;
+
+/** The answers of an evaluation that failed only because the ledger did not take its queued evidence, or null. */
+export function answeredDespiteLedger(err: ActivityFailure): Record<string, InstantResult> | null {
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== EVIDENCE_NOT_FLUSHED) return null;
+  return (cause.details?.[0] as Record<string, InstantResult> | undefined) ?? null;
+}
 
 export class ReleaseRun {
   readonly status: ReleaseStatus;
@@ -41,6 +52,8 @@ export class ReleaseRun {
   publishVisibility: () => void = () => undefined;
   /** The last evaluation's answers: a rollback's "metrics before", with no query on its path. */
   lastEvaluation: { at: string; results: Record<string, InstantResult> } | null = null;
+  /** The last evaluation answered but the ledger did not take the evidence queued with it. */
+  evidenceBehind = false;
   /** Increases with every weight change: the router refuses a write older than the newest. */
   private weightGeneration = 0;
   private pending: EvidenceInput[] = [];
@@ -53,19 +66,19 @@ export class ReleaseRun {
     this.ref = { release: info.workflowId, runId: info.runId, service: plan.service, version: plan.version };
     this.acts = withSummaries(proxyActivities<ReleaseActivities>({
       startToCloseTimeout: plan.checks.timeout + 30_000,
-      heartbeatTimeout: plan.checks.timeout + 30_000,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
     }), () => this.status);
-    // Rollback is compensation: it retries until it succeeds. The heartbeat timeout has a worker
-    // lost mid-rollback noticed in seconds; the router call itself is bounded by the plan.
+    // Rollback is compensation: it retries until it succeeds. The router call itself is bounded by the plan.
     this.rollbackActs = withSummaries(proxyActivities<ReleaseActivities>({
       startToCloseTimeout: plan.rollback.routerTimeout * 2 + ROLLBACK_MARGIN_MS,
-      heartbeatTimeout: ROLLBACK_HEARTBEAT_TIMEOUT_MS,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5s' }, // no attempt limit
     }), () => this.status);
     // Evidence the release owes (the rollback's, the close-out's): retried until the ledger is back.
     this.evidenceActs = withSummaries(proxyActivities<ReleaseActivities>({
       startToCloseTimeout: plan.metrics.queryTimeout + 30_000,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
       retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' }, // no attempt limit
     }), () => this.status);
     this.status = {
@@ -106,6 +119,11 @@ export class ReleaseRun {
   /** Queues an evidence record; it is written with the next activity call or flush. */
   record(input: Omit<EvidenceInput, 'release' | 'runId'>): void {
     this.pending.push({ ...input, release: this.ref.release, runId: this.ref.runId });
+  }
+
+  /** Queues records made elsewhere for this run (the first night's, handed back with its rollback). */
+  queue(records: EvidenceInput[]): void {
+    this.pending.push(...records);
   }
 
   takePending(): EvidenceInput[] {
@@ -173,11 +191,18 @@ export class ReleaseRun {
     const flush = this.takePending();
     try {
       const results = await this.acts.evaluate({ queries, timeoutMs: this.plan.metrics.queryTimeout, flush });
+      this.evidenceBehind = false;
       this.lastEvaluation = { at: new Date().toISOString(), results };
       return results;
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       this.pending = [...flush, ...this.pending];
+      const answered = answeredDespiteLedger(err);
+      if (answered) {
+        this.evidenceBehind = true;
+        this.lastEvaluation = { at: new Date().toISOString(), results: answered };
+        return answered;
+      }
       const at = new Date().toISOString();
       const message = `evaluation failed: ${err.cause?.message ?? err.message}`;
       return Object.fromEntries(queries.map((q) => [q, { kind: 'query-error', message, resolvedQuery: q, at } as InstantResult]));

@@ -3,10 +3,11 @@
 // humans; it never stops a release or its rollback.
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { CloseoutActivities, ScmOutcome } from '../activities/closeout';
-import type { ReleaseRun } from './run';
+import { HEARTBEAT_TIMEOUT_MS, type ReleaseRun } from './run';
 
 const acts = proxyActivities<CloseoutActivities>({
   startToCloseTimeout: '5m',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
 });
 

@@ -18,6 +18,10 @@ export interface OwnPrometheus {
   stop(): Promise<void>;
   /** Starts it again on the same port with the same data; does nothing while it runs. */
   start(): Promise<void>;
+  /** SIGSTOP: the port still accepts connections, nothing answers (a hung server). */
+  freeze(): void;
+  /** SIGCONT after a freeze. */
+  thaw(): void;
   /** Stops it and deletes its data. */
   close(): Promise<void>;
 }
@@ -86,6 +90,7 @@ export async function startOwnPrometheus(opts: OwnPrometheusOptions): Promise<Ow
   const stop = async () => {
     const proc = child;
     if (!proc || proc.exitCode !== null) return;
+    proc.kill('SIGCONT'); // a frozen server would not act on SIGTERM
     proc.kill('SIGTERM');
     const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
     await exited;
@@ -93,8 +98,13 @@ export async function startOwnPrometheus(opts: OwnPrometheusOptions): Promise<Ow
     child = null;
   };
   await start();
+  const signal = (sig: NodeJS.Signals) => {
+    if (child && child.exitCode === null) child.kill(sig);
+  };
   return {
     url, port, stop, start,
+    freeze: () => signal('SIGSTOP'),
+    thaw: () => signal('SIGCONT'),
     async close() {
       await stop();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -204,7 +204,7 @@ describe('the shipped 24 h first night under time skipping', () => {
       return { calls, activities };
     }
 
-    test('with onBreach rollback: posts to the war-room and hands the rollback to the parent at that check', async () => {
+    test('with onBreach rollback: hands the rollback to the parent at that check, before any post, with the records it had queued', async () => {
       const { calls, activities } = scripted((n) => n >= 5);
       const startedAt = await env.currentTimeMs();
       const { result } = await runWatch(activities, firstNightInput(plan, `first-night-breach-${Date.now()}`, startedAt));
@@ -215,9 +215,11 @@ describe('the shipped 24 h first night under time skipping', () => {
       expect(result.summary.checks).toHaveLength(5);
       expect(Math.floor(result.summary.checks[4]!.elapsedMs / MIN)).toBe(75);
       expect(result.summary.checks.map((c) => c.outcome)).toEqual(['ok', 'ok', 'ok', 'ok', 'breach']);
-      expect(calls.announce).toEqual([expect.stringMatching(/^#spark-warroom-v1-4-0 FIRST NIGHT BREACH on v1\.4\.0: first night 5\/34: .*Rolling back\.$/)]);
+      // Traffic first: the parent rolls back, then tells the war-room; the breach's records go with the rollback's evidence.
+      expect(calls.announce).toEqual([]);
       expect(calls.page).toEqual([]);
-      expect(calls.evidence.filter((e) => e.file === 'hourly_log_01.txt').map((e) => e.key)).toEqual(['first-night/check/5']);
+      expect(calls.evidence.filter((e) => e.file === 'hourly_log_01.txt')).toEqual([]);
+      expect(result.pending?.filter((e) => e.file === 'hourly_log_01.txt').map((e) => e.key)).toEqual(['first-night/check/5']);
     });
 
     test('with onBreach page-human: pages, keeps watching all 34 checks, and a recovered burn is not a breach', async () => {
@@ -381,7 +383,8 @@ describe('whole releases with freeze, first night and close-out (real dev server
     expect(breach.outcome).toBe('breach');
     expect(status.firstNight!.checks.length).toBeLessThan(8);
     expect(breach.burn[0]).toMatch(/^20s\/5s [\d.]+x\/[\d.]+x FIRING >5x$/);
-    expect(read(release, 'announcements.txt')).toMatch(/FIRST NIGHT BREACH on .*Rolling back\./);
+    expect(read(release, 'announcements.txt')).toMatch(new RegExp(`ROLLBACK of ${plan.version.replaceAll('.', '\\.')} during the first night: first night ${breach.n}/8: `));
+    expect(read(release, `hourly_log_${breach.hour}.txt`)).toContain(`first night ${breach.n}/8`);
     expect(heldPrs()).toEqual([]);
     expect(status.scm?.map((o) => o.action)).toEqual(['freeze', 'lift-freeze']);
     expect((await exec('git', ['-C', gitDir, 'tag', '-l', plan.version])).stdout.trim()).toBe('');

@@ -33,6 +33,8 @@ export interface OwnPostgres {
   /** SQL as the server's superuser, over the socket. */
   psql(sql: string): string;
   stop(): void;
+  /** Starts a stopped server again, on the same port with the same data. */
+  start(): void;
 }
 
 export function initCluster(data: string): void {
@@ -48,13 +50,15 @@ export async function startCluster(data: string, socketDir: string, settings = '
   fs.appendFileSync(path.join(data, 'postgresql.conf'), `\n# started by test/chaos/support/own-postgres.ts\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${socketDir}'\n${settings}\n`);
   ownByPostgres(data);
   ownByPostgres(socketDir);
-  pgTool('pg_ctl', ['start', '-w', '-t', '120', '-D', data, '-l', path.join(data, 'server.log')]);
+  const start = () => void pgTool('pg_ctl', ['start', '-w', '-t', '120', '-D', data, '-l', path.join(data, 'server.log')]);
+  start();
   return {
     data,
     port,
     url: `postgres://spark:spark@127.0.0.1:${port}/spark`,
     psql: (sql) => pgTool('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-d', 'postgres', '-c', sql]),
     stop: () => void pgTool('pg_ctl', ['stop', '-m', 'fast', '-w', '-D', data]),
+    start,
   };
 }
 

@@ -21,7 +21,24 @@ export interface WeightRecorder {
   close(): Promise<void>;
 }
 
-export async function startWeightRecorder(routerAdminUrl: string): Promise<WeightRecorder> {
+export interface WeightRecorderOptions {
+  /**
+   * Called with the percent of each PUT /weight before it is forwarded; `drop` closes the
+   * caller's connection and the router never sees the request (a worker killed mid-call).
+   */
+  beforeForward?: (percent: number) => 'forward' | 'drop';
+}
+
+function askedPercent(body: Buffer): number | null {
+  try {
+    const pct = (JSON.parse(body.toString('utf8')) as { canaryPercent?: unknown }).canaryPercent;
+    return typeof pct === 'number' ? pct : null;
+  } catch {
+    return null; // the router answers a bad body itself
+  }
+}
+
+export async function startWeightRecorder(routerAdminUrl: string, opts: WeightRecorderOptions = {}): Promise<WeightRecorder> {
   const upstream = new URL(routerAdminUrl);
   const history: WeightChangeSeen[] = [];
   const events = new EventEmitter();
@@ -29,6 +46,13 @@ export async function startWeightRecorder(routerAdminUrl: string): Promise<Weigh
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (opts.beforeForward && req.method === 'PUT' && req.url === '/weight') {
+        const asked = askedPercent(Buffer.concat(chunks));
+        if (asked !== null && opts.beforeForward(asked) === 'drop') {
+          req.socket.destroy();
+          return;
+        }
+      }
       const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
         const body: Buffer[] = [];
         answer.on('data', (c: Buffer) => body.push(c));

@@ -12,6 +12,14 @@ export interface WorkerProcess {
   kill(): Promise<string>;
   /** SIGTERM: the worker's graceful shutdown. */
   stop(): Promise<string>;
+  /** A standby starts polling; resolves once it does. */
+  activate(): Promise<void>;
+}
+
+export interface WorkerProcessOptions {
+  readyTimeoutMs?: number;
+  /** Build the worker but poll only after activate() (CHAOS_STANDBY in worker-main.ts). */
+  standby?: boolean;
 }
 
 export interface WorkerEnv {
@@ -32,36 +40,52 @@ export interface WorkerEnv {
 
 const entry = path.join(__dirname, 'worker-main.ts');
 
-/** Spawns a worker and resolves once it polls its task queue; its output is appended to `logFile`. */
-export async function startWorkerProcess(env: WorkerEnv, logFile: string, readyTimeoutMs = 60_000): Promise<WorkerProcess> {
+/**
+ * Spawns a worker and resolves once it polls its task queue (a standby: once it is built and
+ * waits for activate()); its output is appended to `logFile`.
+ */
+export async function startWorkerProcess(env: WorkerEnv, logFile: string, opts: WorkerProcessOptions = {}): Promise<WorkerProcess> {
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const log = fs.openSync(logFile, 'a');
   // `node --import tsx`: one process, so the pid we kill is the worker itself.
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: projectRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', log],
+    env: { ...process.env, ...env, ...(opts.standby ? { CHAOS_STANDBY: '1' } : {}) },
+    stdio: [opts.standby ? 'pipe' : 'ignore', 'pipe', log],
   });
   fs.closeSync(log);
   const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker not ready within ${readyTimeoutMs} ms; see ${logFile}`)), readyTimeoutMs);
-    let seen = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      fs.appendFileSync(logFile, chunk);
-      seen += chunk;
-      if (seen.includes('worker ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+  let seen = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    fs.appendFileSync(logFile, chunk);
+    seen += chunk;
+  });
+  /** Resolves once the worker printed `line`. */
+  const printed = (line: string) => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not print "${line}" within ${readyTimeoutMs} ms; see ${logFile}`)), readyTimeoutMs);
+    const check = () => {
+      if (!seen.includes(line)) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', check);
+      resolve();
+    };
+    child.stdout!.on('data', check);
+    check();
     void exited.then((how) => {
       clearTimeout(timer);
       reject(new Error(`worker exited during start-up (${how}); see ${logFile}`));
     });
   });
+  await printed(opts.standby ? 'worker standing by' : 'worker ready');
   const signal = (sig: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     return exited;
   };
-  return { pid: child.pid!, exited, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
+  return {
+    pid: child.pid!, exited, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM'),
+    activate: async () => {
+      child.stdin?.end('go\n');
+      await printed('worker ready');
+    },
+  };
 }
