@@ -1,6 +1,7 @@
 // Records workflow histories from real runs for the replay test (test/replay/):
 // a released, a rolled-back, an aborted and a NO-GO release, one of them with a
-// worker killed mid-canary (so its history holds a timed-out workflow task).
+// worker killed mid-canary (so its history holds a timed-out workflow task), and
+// a release whose first night continues as new (each run of that child is a history).
 // Everything runs on its own ports (test/chaos/support/chaos-env.ts).
 //
 //   npx tsx bench/record-histories.ts [--out test/replay/histories]
@@ -16,11 +17,20 @@ import { seededRandom } from '../demo/prng';
 import { startChaosEnv } from '../test/chaos/support/chaos-env';
 import { CrashDriver, type Scenario } from '../test/chaos/support/crash-driver';
 
-const RECORDED: (Scenario & { file: string })[] = [
-  { file: 'released-with-kill.json', name: 'released, worker killed in stage 2', expected: 'released', targets: [{ trigger: { on: 'idle', phase: 'canary', stage: 1 } }] },
+const RECORDED: (Scenario & { file: string; children?: boolean })[] = [
+  // A 3 s comparison step: the 4.5 s stages query the canary-versus-stable ranges (queryRanges).
+  {
+    file: 'released-with-kill.json', name: 'released, worker killed in stage 2', expected: 'released', targets: [{ trigger: { on: 'idle', phase: 'canary', stage: 1 } }],
+    plan: { canary: { versusStable: { step: '3s', minimum: 3 } } },
+  },
   { file: 'rolled-back.json', name: 'failing canary', expected: 'rolled-back', faultAtStage: 3, targets: [] },
   { file: 'aborted.json', name: 'aborted in stage 2', expected: 'aborted', abortAtStage: 2, targets: [] },
   { file: 'no-go.json', name: 'NO-GO', expected: 'no-go', gate: 'no-go', targets: [] },
+  // 16 first-night checks: more than one run of the child holds (CHECKS_PER_RUN), so it continues as new.
+  {
+    file: 'released-first-night.json', name: 'released, first night continued as new', expected: 'released', targets: [],
+    children: true, plan: { firstNight: { rhythm: [{ until: '4h', every: '15m' }], burnRate: { alerts: [{ long: '1m', short: '15s', factor: '14.4' }] } } },
+  },
 ];
 
 async function main(): Promise<void> {
@@ -40,12 +50,27 @@ async function main(): Promise<void> {
         throw new Error(`${scenario.name}: verdict ${run.verdict} (expected ${scenario.expected}), violations: ${JSON.stringify(run.violations)}`);
       }
       // The CLI's JSON is the format every Temporal tool reads (historyFromJSON included).
-      const json = execFileSync(path.join(loadConfig().toolsBin, 'temporal'), ['workflow', 'show', '--address', env.temporal.address, '-w', run.release, '-o', 'json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-      const history = JSON.parse(json) as { events: unknown[] };
-      fs.writeFileSync(path.join(out, scenario.file), `${JSON.stringify(history, null, 1)}\n`);
-      ids[scenario.file] = run.release;
-      fs.writeFileSync(index, `${JSON.stringify(ids, null, 2)}\n`);
-      console.log(`[record] ${scenario.file}: ${run.release} ${run.verdict}, ${history.events.length} events`);
+      const temporal = (args: string[]) => execFileSync(path.join(loadConfig().toolsBin, 'temporal'), [...args, '--address', env.temporal.address, '-o', 'json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      const save = (file: string, workflowId: string, runId?: string) => {
+        const history = JSON.parse(temporal(['workflow', 'show', '-w', workflowId, ...(runId ? ['-r', runId] : [])])) as { events: unknown[] };
+        fs.writeFileSync(path.join(out, file), `${JSON.stringify(history, null, 1)}\n`);
+        ids[file] = workflowId;
+        fs.writeFileSync(index, `${JSON.stringify(ids, null, 2)}\n`);
+        return history.events.length;
+      };
+      const events = save(scenario.file, run.release);
+      if (scenario.children) {
+        // Every run of the first-night child, oldest first: the first ends in continue-as-new.
+        const child = `${run.release}-first-night`;
+        const runs = (JSON.parse(temporal(['workflow', 'list', '-q', `WorkflowId='${child}'`])) as { execution: { runId: string }; startTime: string }[])
+          .sort((a, b) => a.startTime.localeCompare(b.startTime));
+        if (runs.length < 2) throw new Error(`${scenario.name}: the first night ran ${runs.length} time(s); expected a continue-as-new`);
+        for (const [i, r] of runs.entries()) {
+          const file = scenario.file.replace('.json', `-child-${i + 1}.json`);
+          console.log(`[record] ${file}: ${child} run ${i + 1} of ${runs.length}, ${save(file, child, r.execution.runId)} events`);
+        }
+      }
+      console.log(`[record] ${scenario.file}: ${run.release} ${run.verdict}, ${events} events`);
     }
   } finally {
     await driver.close();

@@ -12,8 +12,24 @@ const dir = path.join(__dirname, 'histories');
 const workflowIds = JSON.parse(fs.readFileSync(path.join(dir, 'workflow-ids.json'), 'utf8')) as Record<string, string>;
 const files = Object.keys(workflowIds).sort();
 
-test('the committed histories cover a released, a rolled-back, an aborted and a NO-GO release', () => {
-  expect(files).toEqual(expect.arrayContaining(['aborted.json', 'no-go.json', 'released-with-kill.json', 'rolled-back.json']));
+const RECORDED = ['aborted.json', 'no-go.json', 'released-with-kill.json', 'rolled-back.json', 'released-first-night.json'];
+
+/** The raw events of a committed history (the CLI's JSON). */
+const eventsOf = (file: string) => (JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { events: Record<string, unknown>[] }).events;
+const activityTypes = (file: string) => new Set(eventsOf(file).map((e) => (e.activityTaskScheduledEventAttributes as { activityType?: { name: string } } | undefined)?.activityType?.name).filter(Boolean));
+
+test('the committed histories cover every path: released (worker killed), rolled back, aborted, NO-GO, first night continued as new, and the shape before anchors', () => {
+  expect(files).toEqual(expect.arrayContaining([...RECORDED, ...RECORDED.slice(0, 4).map((f) => `before-anchors-${f}`)]));
+  // The healthy run compared the canary with stable; the rollback ran the traffic-first rollback.
+  expect(activityTypes('released-with-kill.json').has('queryRanges')).toBe(true);
+  expect(activityTypes('rolled-back.json').has('rollbackTraffic')).toBe(true);
+  expect(activityTypes('released-with-kill.json').has('anchorLedger')).toBe(true);
+  // The first night's child ran more than once: its first run ended in continue-as-new.
+  const children = files.filter((f) => f.startsWith('released-first-night-child-'));
+  expect(children.length).toBeGreaterThanOrEqual(2);
+  expect(eventsOf(children.sort()[0]!).some((e) => e.workflowExecutionContinuedAsNewEventAttributes !== undefined)).toBe(true);
+  // The worker kill left a workflow task that timed out.
+  expect(eventsOf('released-with-kill.json').some((e) => e.workflowTaskTimedOutEventAttributes !== undefined)).toBe(true);
 });
 
 test('every committed history replays against the current workflow code', async () => {

@@ -15,7 +15,7 @@ import { decodeButton, GO_OVERRIDE_CALLBACK, OVERRIDE_REASON } from '../../src/s
 import { startSlackReceiver, type SlackReceiver } from '../../src/slack/receiver';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { blockActionPayload, buttonIn, FakeSlack, postInteraction, viewSubmissionPayload, type SlackCall } from '../support/fake-slack';
-import { startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
+import { openGoWithFullChecklist, startHarness, uniquePlan, waitForStatus, type Harness } from '../support/harness';
 
 const SECRET = 'workflow-test-signing-secret';
 const USERS = { deniz: 'U0DENIZ01', bora: 'U0BORA001', cem: 'U0CEM0001', elif: 'U0ELIF001', stranger: 'U0STRANGE' } as const;
@@ -227,7 +227,8 @@ test('quorum 2 of 3: the initiator may not approve, one approver counts once, th
   const started = await h.client.start(plan, 'elif');
   const { release } = started;
   const gate = refOf(await promptCall(started, 'spark:go', 'go'));
-  await waitForStatus(h.client, release, (s) => s.gates.go.state === 'open');
+  // The red team answered: the checklist is 10/10, so each GO click decides at once.
+  await openGoWithFullChecklist(h.client, release);
 
   let mark = slack.calls.length;
   await click(gate, 'spark:go', USERS.elif);
@@ -260,7 +261,7 @@ test('a click on the message of an earlier run is refused; a dry run runs every 
   const plan = uniquePlan();
   const second = await h.client.start(plan, 'deniz', true);
   const newGate = refOf(await promptCall(second, 'spark:go', 'go'));
-  await waitForStatus(h.client, second.release, (s) => s.gates.go.state === 'open');
+  await openGoWithFullChecklist(h.client, second.release);
   // The earlier run's GO button, clicked now: that run has ended, nothing moves.
   let mark = slack.calls.length;
   await postInteraction(receiver.url, SECRET, blockActionPayload({ user: USERS.bora, channel: oldGate.channel, ts: oldGate.ts, button: oldGo }));
