@@ -17,6 +17,7 @@ import { loadConfig, projectRoot } from '../../src/config';
 import { anchorLine, anchorsIn, signAnchor } from '../../src/evidence/anchor';
 import { PLAN_KEY } from '../../src/evidence/completeness';
 import { loadPlanFileWith } from '../../src/plan/loader';
+import { asOwner as asOwnerOf } from '../support/ledger-owner';
 
 jest.setTimeout(120_000);
 
@@ -112,24 +113,10 @@ async function verify(release: string, ...args: string[]): Promise<{ code: numbe
   return { code, out };
 }
 
-type OwnerSql = (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+type RowsSql = (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
-/** As a hostile owner of the database would: the trigger off, statements straight in SQL, in one transaction. */
-async function asOwner(work: (sql: OwnerSql) => Promise<void>): Promise<void> {
-  const client = await admin.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('ALTER TABLE evidence DISABLE TRIGGER evidence_append_only');
-    await work(async (text, params) => (await client.query(text, params)).rows);
-    await client.query('ALTER TABLE evidence ENABLE TRIGGER evidence_append_only');
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
-}
+/** As a hostile owner of the database would (test/support/ledger-owner.ts), reading rows. */
+const asOwner = (work: (sql: RowsSql) => Promise<void>) => asOwnerOf(admin, (run) => work(async (text, params) => (await run(text, params)).rows));
 
 // The chain encoding of docs/evidence.md, in SQL: a record's chain hash given its prev_hash ($3).
 const CHAIN_HASH_SQL = `encode(sha256(convert_to((

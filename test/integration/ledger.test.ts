@@ -19,6 +19,7 @@ import {
   verifyRelease,
   type PostgresLedger,
 } from '../../src/adapters/ledger/postgres';
+import { asOwner } from '../support/ledger-owner';
 
 jest.setTimeout(120_000);
 
@@ -61,20 +62,9 @@ async function storedRows(release: string): Promise<number> {
 
 /** Simulates deliberate tampering: the append-only trigger has to be switched off first. */
 async function tamper(sql: string, params: unknown[]): Promise<void> {
-  const client = await admin.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('ALTER TABLE evidence DISABLE TRIGGER evidence_append_only');
-    const { rowCount } = await client.query(sql, params);
-    expect(rowCount).toBe(1);
-    await client.query('ALTER TABLE evidence ENABLE TRIGGER evidence_append_only');
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  } finally {
-    client.release();
-  }
+  await asOwner(admin, async (run) => {
+    expect((await run(sql, params)).rowCount).toBe(1);
+  });
 }
 
 async function appendFive(release: string): Promise<EvidenceRecord[]> {

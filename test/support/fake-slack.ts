@@ -204,16 +204,21 @@ export function buttonIn(blocks: unknown, actionId: string): Button {
 
 let clicks = 0;
 
+/** The fields Slack puts in every interaction: the workspace, the user, the app. */
+const sentBy = (user: string) => ({
+  team: { id: 'TFAKE', domain: 'spark' },
+  user: { id: user, username: user.toLowerCase(), team_id: 'TFAKE' },
+  api_app_id: 'AFAKEAPP',
+  token: 'legacy-verification-token',
+});
+
 /** A block_actions payload as Slack posts it to the Interactivity Request URL (each click its own trigger and action_ts). */
 export function blockActionPayload(opts: { user: string; channel: string; ts: string; button: Button }): Record<string, unknown> {
   clicks += 1;
   const actionTs = `${Math.floor(Date.now() / 1000)}.${String(clicks).padStart(6, '0')}`;
   return {
     type: 'block_actions',
-    team: { id: 'TFAKE', domain: 'spark' },
-    user: { id: opts.user, username: opts.user.toLowerCase(), team_id: 'TFAKE' },
-    api_app_id: 'AFAKEAPP',
-    token: 'legacy-verification-token',
+    ...sentBy(opts.user),
     container: { type: 'message', message_ts: opts.ts, channel_id: opts.channel, is_ephemeral: false },
     trigger_id: `${clicks}.2222.${Date.now()}`,
     channel: { id: opts.channel, name: 'spark-warroom' },
@@ -236,10 +241,7 @@ export function viewSubmissionPayload(opts: { user: string; view: Record<string,
   clicks += 1;
   return {
     type: 'view_submission',
-    team: { id: 'TFAKE', domain: 'spark' },
-    user: { id: opts.user, username: opts.user.toLowerCase(), team_id: 'TFAKE' },
-    api_app_id: 'AFAKEAPP',
-    token: 'legacy-verification-token',
+    ...sentBy(opts.user),
     trigger_id: `${clicks}.3333.${Date.now()}`,
     view: {
       id: `VSUBMIT${clicks}`, team_id: 'TFAKE', type: 'modal', callback_id: opts.view.callback_id, private_metadata: opts.view.private_metadata,
