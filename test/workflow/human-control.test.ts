@@ -226,9 +226,9 @@ test('quorum 2 of 3: the initiator may not approve, one approver counts once, th
   const plan = uniquePlan({ gates: { go: { quorum: 2 } } });
   const started = await h.client.start(plan, 'elif');
   const { release } = started;
-  const gate = refOf(await promptCall(started, 'spark:go', 'go'));
   // The red team answered: the checklist is 10/10, so each GO click decides at once.
   await openGoWithFullChecklist(h.client, release);
+  const gate = refOf(await promptCall(started, 'spark:go', 'go'));
 
   let mark = slack.calls.length;
   await click(gate, 'spark:go', USERS.elif);
@@ -260,8 +260,8 @@ test('a click on the message of an earlier run is refused; a dry run runs every 
 
   const plan = uniquePlan();
   const second = await h.client.start(plan, 'deniz', true);
-  const newGate = refOf(await promptCall(second, 'spark:go', 'go'));
   await openGoWithFullChecklist(h.client, second.release);
+  const newGate = refOf(await promptCall(second, 'spark:go', 'go'));
   // The earlier run's GO button, clicked now: that run has ended, nothing moves.
   let mark = slack.calls.length;
   await postInteraction(receiver.url, SECRET, blockActionPayload({ user: USERS.bora, channel: oldGate.channel, ts: oldGate.ts, button: oldGo }));
