@@ -2,43 +2,18 @@
 // interval, apply the decision matrix, proceed, hold or roll back.
 import { ActivityFailure, condition } from '@temporalio/workflow';
 import type { InstantResult } from '../adapters/metrics/provider';
-import { renderQuery } from '../adapters/metrics/query';
-import { promDuration } from '../plan/duration';
-import type { ReleasePlan } from '../plan/schema';
-import {
-  emptyMemory, judge, queryTemplates, stageWideTemplates, TRAFFIC_ALL_KEY, TRAFFIC_CANARY_KEY, type JudgeMemory, type Judgment,
-} from './decide';
+import { emptyMemory, type JudgeMemory, type Judgment } from './decide';
+import { judgeCanary, renderCanaryQueries } from './canary-judgment';
 import type { StageRecord } from './messages';
 import type { ReleaseRun } from './run';
 import { manualRollback, takePromotion } from './human-control';
 import { timerSummary } from './visibility';
-import { compareWithStable, dwellState } from './versus-stable';
+import { compareWithStable } from './versus-stable';
 import { warRoomLine } from './warroom';
 
 export type CanaryOutcome =
   | { kind: 'promoted' }
   | { kind: 'rollback'; reason: string; cause: string };
-
-/**
- * Signal and trigger queries (with their samples and conditions), rendered for the canary and deduplicated.
- * With `stageAgeMs`: also the counts since the stage began (its age as `$rate`) and the traffic-share queries.
- */
-export function renderCanaryQueries(plan: ReleasePlan, track: string, stageAgeMs?: number): { byId: Record<string, string>; unique: string[] } {
-  const vars = { service: plan.service, version: plan.version, track, rate: promDuration(plan.metrics.rateWindow) };
-  const byId: Record<string, string> = {};
-  for (const { key, template } of queryTemplates(plan)) byId[key] = renderQuery(template, vars);
-  if (stageAgeMs !== undefined) {
-    // The stage's own age, never an earlier stage's traffic (a window too short for two scrapes is no data).
-    const stageVars = { ...vars, rate: `${Math.max(1, Math.ceil(stageAgeMs / 1000))}s` };
-    for (const { key, template } of stageWideTemplates(plan)) byId[key] = renderQuery(template, stageVars);
-    const share = plan.canary.trafficShare;
-    if (share) {
-      byId[TRAFFIC_CANARY_KEY] = renderQuery(share.query, stageVars);
-      byId[TRAFFIC_ALL_KEY] = renderQuery(share.query, { ...stageVars, track: `${track}|stable` });
-    }
-  }
-  return { byId, unique: [...new Set(Object.values(byId))] };
-}
 
 /** Waits up to `ms`, waking early for an abort or the commander's hold, promote or rollback. */
 async function interruptibleWait(run: ReleaseRun, ms: number): Promise<void> {
@@ -108,13 +83,7 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
       const queries = renderCanaryQueries(plan, 'canary', Date.now() - stageStart);
       // Instant and range queries in parallel: one activity round trip per evaluation.
       const [results, ranges] = await Promise.all([run.evaluate(queries.unique), compareWithStable(run, stageStart)]);
-      const judgment = judge({
-        signals: plan.signals, triggers: plan.triggers, results, queries: queries.byId,
-        baseline: run.baseline, memory, now: Date.now(),
-        ranges, versusStable: plan.canary.versusStable, ...dwellState(plan, stageStart, stageEnd, Date.now()),
-        onInsufficientSamples: plan.canary.onInsufficientSamples,
-        ...(plan.canary.trafficShare ? { traffic: { plannedPercent: spec.traffic, check: plan.canary.trafficShare } } : {}),
-      });
+      const judgment = judgeCanary({ plan, stageIndex: index, stageStart, stageEnd, now: Date.now(), baseline: run.baseline, memory }, results, queries.byId, ranges);
       memory = judgment.memory;
       last = judgment;
       recordEvaluation(run, stage, judgment, results);

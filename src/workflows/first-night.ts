@@ -12,7 +12,7 @@ import type { EvidenceInput } from '../adapters/ledger/ledger';
 import type { ReleaseActivities, ReleaseRef } from '../activities/types';
 import type { ReleasePlan } from '../plan/schema';
 import { describeBurn, judgeBurnRate, renderBurnQueries } from './burn-rate';
-import { renderCanaryQueries } from './canary';
+import { renderCanaryQueries } from './canary-judgment';
 import { emptyMemory, judge, type JudgeMemory } from './decide';
 import { firstNightSchedule, planHour } from './rhythm';
 import { answeredDespiteLedger, HEARTBEAT_TIMEOUT_MS, type ReleaseRun } from './run';

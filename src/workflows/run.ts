@@ -10,7 +10,7 @@ import type { ReleasePlan } from '../plan/schema';
 import { PHASES } from '../plan/vocabulary';
 import { targetContext } from '../plan/target';
 import type { ControlInput, ReleaseStatus, RollbackRecord } from './messages';
-import { renderCanaryQueries } from './canary';
+import { renderCanaryQueries } from './canary-judgment';
 import { withSummaries } from './visibility';
 
 export interface ReleaseInput {

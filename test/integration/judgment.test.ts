@@ -9,7 +9,7 @@ import type { InstantResult, RangeResult } from '../../src/adapters/metrics/prov
 import { createPrometheusProvider } from '../../src/adapters/metrics/prometheus';
 import { loadPlanFileWith } from '../../src/plan/loader';
 import type { ReleasePlan, SignalSpec } from '../../src/plan/schema';
-import { renderCanaryQueries } from '../../src/workflows/canary';
+import { renderCanaryQueries } from '../../src/workflows/canary-judgment';
 import { emptyMemory, judge, type JudgeMemory, type Judgment } from '../../src/workflows/decide';
 import { rangeQueries } from '../../src/workflows/versus-stable';
 import { startOwnPrometheus, type OwnPrometheus } from '../support/own-prometheus';

@@ -23,7 +23,7 @@ import type { CheckContext } from '../../src/activities/types';
 import { loadPlanFileWith } from '../../src/plan/loader';
 import type { ReleasePlan } from '../../src/plan/schema';
 import { targetContext } from '../../src/plan/target';
-import { renderCanaryQueries } from '../../src/workflows/canary';
+import { renderCanaryQueries } from '../../src/workflows/canary-judgment';
 
 const pgPort = process.env.SPARK_PG_PORT ?? '55432';
 const bouncerPort = process.env.SPARK_PGBOUNCER_PORT ?? '56432';

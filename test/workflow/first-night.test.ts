@@ -30,7 +30,7 @@ import { loadConfig } from '../../src/config';
 import { loadPlanFile, loadPlanFileWith } from '../../src/plan/loader';
 import type { ReleasePlan } from '../../src/plan/schema';
 import { renderBurnQueries } from '../../src/workflows/burn-rate';
-import { renderCanaryQueries } from '../../src/workflows/canary';
+import { renderCanaryQueries } from '../../src/workflows/canary-judgment';
 import { samplesKey } from '../../src/workflows/decide';
 import type { FirstNightInput, FirstNightResult } from '../../src/workflows/first-night';
 import { setRisksUpdate } from '../../src/workflows/messages';
