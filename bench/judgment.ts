@@ -5,9 +5,11 @@
 //   npx tsx bench/judgment.ts --plan plans/v1.4.0.yaml --runs 10000 --seed 1 [--rps 1000] [--json]
 import Decimal from 'decimal.js';
 import { loadPlanFile } from '../src/plan/loader';
-import { ratioExcessPValue } from '../src/workflows/decide';
+import type { SignalSpec } from '../src/plan/schema';
+import type { InstantResult } from '../src/adapters/metrics/provider';
+import { judgeVersusStable, ratioExcessPValue, versusKey } from '../src/workflows/decide';
 import { binomialUpperTail, mannWhitneyU, normalUpperTail } from '../src/workflows/stats';
-import { counterIncrease, errorTest, histogramTest, perTestAlpha } from '../src/workflows/sequential';
+import { counterIncrease, perTestAlpha } from '../src/workflows/sequential';
 import { poisson, rng } from './random';
 
 const args = process.argv.slice(2);
@@ -30,9 +32,17 @@ const json = args.includes('--json');
 
 const settings = plan.canary.versusStable;
 if (!settings) throw new Error('the plan has no canary.versusStable settings');
-const alpha = Number(settings.significance);
-const errorSignal = plan.signals.find((s) => s.id === 'error_rate_5xx');
-const latencySignal = plan.signals.find((s) => s.id === 'api_p95_latency');
+const alpha = Number(settings.alpha);
+const comparedBy = (test: 'errors' | 'latency') => {
+  const signal = plan.signals.find((s) => s.versusStable?.test === test);
+  if (!signal) throw new Error(`the plan compares no ${test} signal with stable (signals[].versusStable.test: ${test})`);
+  return signal;
+};
+const errorSignal = comparedBy('errors');
+const latencySignal = comparedBy('latency');
+// The previous judgment's significance and step minimum (its plan fields are gone): as the shipped plan had them.
+const OLD_SIGNIFICANCE = 0.01;
+const OLD_MINIMUM_STEPS = 8;
 const evalMs = plan.canary.evaluationInterval;
 const stages = plan.canary.stages.filter((s) => s.traffic < 100);
 if (plan.canary.evaluationInterval % 5000 !== 0 || plan.metrics.rateWindow % 5000 !== 0) {
@@ -43,11 +53,12 @@ const compared = plan.signals.filter((s) => s.versusStable).length;
 const testAlpha = perTestAlpha(alpha, compared * stages.length);
 
 // Synthetic service: 0.2% background 5xx (the spec's healthy figure), log-normal latency
-// (median 60 ms, sigma 0.6), Prometheus' default buckets.
+// (median 60 ms, sigma 0.6), the plan's buckets.
 const BASE_ERROR = 0.002;
 const LATENCY_MEDIAN = 0.06;
 const LATENCY_SIGMA = 0.6;
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, Infinity];
+// The plan's own buckets (its latency comparison reads them by `le`), +Inf last.
+const BUCKETS = [...(latencySignal.versusStable as { buckets: string[] }).buckets.map(Number), Infinity];
 const TICK_S = 5;          // simulation resolution
 const SCRAPE_S = 15;       // scrape interval, each track scraped with its own jitter
 const LATE_SCRAPE = 0.05;  // chance an evaluation still sees the scrape before the latest
@@ -127,9 +138,9 @@ function runOnce(rand: () => number, sc: Scenario, traffic: number, durationMs: 
   let oldAt: number | null = null;
   const oldRecent: boolean[] = [];
   const oldLatency: { c: string[]; s: string[] } = { c: [], s: [] };
-  const policy = errorSignal?.policy ?? { breachesToAct: 2, window: 3 };
-  const errorOpts = { alpha: testAlpha, plannedShare: w, effect: 1 };
-  const latencyOpts = { alpha: testAlpha, plannedShare: w, effect: 0.25 };
+  const policy = errorSignal.policy;
+  const versus = { settings: settings!, plannedShare: w, alpha: testAlpha };
+  const answer = (v: number): InstantResult => ({ kind: 'value', value: String(v), series: 1, resolvedQuery: 'simulated', at: '' });
   for (let at = evalTicks; at <= ticks && (newAt === null || oldAt === null); at += evalTicks) {
     const late = rand() < LATE_SCRAPE;
     const cs = visible(cScr, at, late);
@@ -137,15 +148,27 @@ function runOnce(rand: () => number, sc: Scenario, traffic: number, durationMs: 
     const inc = (series: number[], seen: number[]) => counterIncrease(seen.map((i) => series[i]!));
     const minute = at * TICK_S / 60;
     if (newAt === null) {
-      if (sc.kind !== 'latency') {
-        const r = errorTest({ canaryRequests: inc(canary.req, cs), stableRequests: inc(stable.req, ss), canaryErrors: inc(canary.err, cs), stableErrors: inc(stable.err, ss) }, errorOpts);
-        if (r.decision === 'reject') newAt = minute;
-      }
-      if (newAt === null && sc.kind !== 'errors') {
-        const bc = BUCKETS.map((_, j) => counterIncrease(cs.map((i) => canary.buckets[i]![j]!)));
-        const bs = BUCKETS.map((_, j) => counterIncrease(ss.map((i) => stable.buckets[i]![j]!)));
-        if (histogramTest(bc, bs, latencyOpts).decision === 'reject') newAt = minute;
-      }
+      // The live canary's comparison (decide.ts judgeVersusStable) on what Prometheus would answer.
+      const results: Record<string, InstantResult> = {};
+      const track = (name: 'canary' | 'stable', t: Track, seen: number[]) => {
+        if (sc.kind !== 'latency') {
+          results[versusKey(errorSignal.id, name, 'requests')] = answer(inc(t.req, seen));
+          results[versusKey(errorSignal.id, name, 'events')] = answer(inc(t.err, seen));
+        }
+        if (sc.kind !== 'errors') {
+          let cumulative = 0;
+          BUCKETS.forEach((le, j) => {
+            cumulative += counterIncrease(seen.map((i) => t.buckets[i]![j]!));
+            if (le !== Infinity) results[versusKey(latencySignal.id, name, `le=${le}`)] = answer(cumulative);
+          });
+          results[versusKey(latencySignal.id, name, 'requests')] = answer(cumulative);
+          results[versusKey(latencySignal.id, name, 'sum')] = answer(inc(t.latSum, seen));
+        }
+      };
+      track('canary', canary, cs);
+      track('stable', stable, ss);
+      const breach = (signal: SignalSpec) => judgeVersusStable(signal, versus, (key) => results[key]).outcome === 'breach';
+      if ((sc.kind !== 'latency' && breach(errorSignal)) || (sc.kind !== 'errors' && breach(latencySignal))) newAt = minute;
     }
     if (oldAt === null) {
       // Previous judgment: the canary's errors over the last rate window against stable's ratio in it.
@@ -156,8 +179,8 @@ function runOnce(rand: () => number, sc: Scenario, traffic: number, durationMs: 
         const cn = counterIncrease(cw.map((i) => canary.req[i]!)); const ce = counterIncrease(cw.map((i) => canary.err[i]!));
         const sn = counterIncrease(sw.map((i) => stable.req[i]!)); const se = counterIncrease(sw.map((i) => stable.err[i]!));
         const stableRatio = sn > 0 ? se / sn : 0;
-        const bound = Math.min(1, stableRatio * (1 + Number(errorSignal?.versusStable?.maxIncrease ?? '0') / 100));
-        if (cn > 0 && ce / cn > bound) breach = ratioExcessPValue(String(ce / cn), new Decimal(cn), new Decimal(bound)) < Number(errorSignal?.samples?.significance ?? alpha);
+        const bound = Math.min(1, stableRatio * (1 + Number(errorSignal.versusStable!.maxIncrease) / 100));
+        if (cn > 0 && ce / cn > bound) breach = ratioExcessPValue(String(ce / cn), new Decimal(cn), new Decimal(bound)) < Number(errorSignal.samples?.significance ?? OLD_SIGNIFICANCE);
       }
       oldRecent.push(breach);
       if (oldRecent.length > policy.window) oldRecent.shift();
@@ -171,11 +194,11 @@ function runOnce(rand: () => number, sc: Scenario, traffic: number, durationMs: 
         };
         const cv = step(canary, cs); const sv = step(stable, ss);
         if (cv !== null && sv !== null) { oldLatency.c.push(cv); oldLatency.s.push(sv); }
-        if (oldLatency.c.length >= settings!.minimum) {
+        if (oldLatency.c.length >= OLD_MINIMUM_STEPS) {
           const mw = mannWhitneyU(oldLatency.c, oldLatency.s);
           const med = (v: string[]) => { const s = v.map(Number).sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
-          const allowed = med(oldLatency.s) * (1 + Number(latencySignal?.versusStable?.maxIncrease ?? '25') / 100);
-          if (mw.pGreater < alpha && med(oldLatency.c) > allowed) oldAt = minute;
+          const allowed = med(oldLatency.s) * (1 + Number(latencySignal.versusStable!.maxIncrease) / 100);
+          if (mw.pGreater < OLD_SIGNIFICANCE && med(oldLatency.c) > allowed) oldAt = minute;
         }
       }
     }

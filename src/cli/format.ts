@@ -1,5 +1,6 @@
 // How a release reads in a terminal.
 import type { ReleaseStatus } from '../workflows/messages';
+import { readableEvidence } from '../workflows/decide';
 import { formatValue } from '../workflows/warroom';
 
 function table(rows: string[][]): string[] {
@@ -20,6 +21,12 @@ export function formatStatus(s: ReleaseStatus): string {
   }
   if (s.signals.length) {
     lines.push('', ...table([['signal', 'outcome', 'value', 'bound'], ...s.signals.map((g) => [g.id, g.outcome, g.value ? formatValue(g.value, g.unit ?? '') : '-', g.threshold ? `${g.comparator} ${formatValue(g.threshold, g.unit ?? '')}` : '-'])]));
+  }
+  if (s.comparisons?.length) {
+    lines.push('', ...table([['versus stable', 'outcome', 'canary', 'stable', 'requests', 'evidence'], ...s.comparisons.map((c) => [
+      c.id, c.outcome, c.canaryValue ? formatValue(c.canaryValue, c.unit ?? '') : '-', c.stableValue ? formatValue(c.stableValue, c.unit ?? '') : '-',
+      `${c.canarySamples}/${c.stableSamples}`, c.test ? `e=${readableEvidence(Number(c.test.logE))} (rejects at ${readableEvidence(Number(c.test.threshold))})` : '-',
+    ])]));
   }
   const gate = s.gates.go;
   lines.push('', `gate go: ${gate.state}${gate.deadline && gate.state === 'open' ? ` until ${gate.deadline}` : ''}; checklist ${gate.checklist.filter((i) => i.ok).length}/${gate.checklist.length}`);

@@ -125,13 +125,35 @@ function buildSchema(timeScale: number) {
     pass: threshold,
     policy: outcomePolicy.prefault({}),
     samples: samples.optional(),
-    /** Also judge the canary against stable over the stage so far (one-sided Mann-Whitney U; settings in canary.versusStable). */
-    versusStable: z.strictObject({
-      /** Range query per track; may use $step (the comparison step) for non-overlapping windows. Default: the signal's query. */
-      query: z.string().min(1).optional(),
-      /** A significant difference counts only when the canary's median exceeds stable's by more than this percentage. */
-      maxIncrease: decimalString,
-    }).optional(),
+    /** Also judge the canary against stable on the counts since the stage began, with an anytime-valid
+     * sequential test (settings in canary.versusStable; docs/judgment.md, "Canary versus stable").
+     * Every query reads one track ($track) over the stage so far ($rate is the stage's age). */
+    versusStable: z.discriminatedUnion('test', [
+      z.strictObject({
+        /** errors: the canary's share of these events against its share of requests. */
+        test: z.literal('errors'),
+        events: z.string().min(1),
+        requests: z.string().min(1),
+        /** The relative increase the test is tuned to find (1 = twice stable's rate). */
+        effect: z.number().gt(0).default(1),
+        /** A significant difference counts only when the canary's ratio exceeds stable's by more than this percentage. */
+        maxIncrease: decimalString,
+      }),
+      z.strictObject({
+        /** latency: the canary's histogram against stable's, bucket by bucket. */
+        test: z.literal('latency'),
+        /** One cumulative bucket ($le is each of `buckets`). */
+        bucket: z.string().min(1),
+        /** The histogram's bucket bounds as the service labels them (le), ascending; +Inf is `requests`. */
+        buckets: z.array(z.string().regex(/^\d+(\.\d+)?$/, 'a bucket bound as the le label spells it, such as 0.25')).min(1),
+        requests: z.string().min(1),
+        /** Sum of the observed values (mean = sum / requests), for the practical margin. */
+        sum: z.string().min(1),
+        effect: z.number().gt(0).default(0.25),
+        /** A significant difference counts only when the canary's mean exceeds stable's by more than this percentage. */
+        maxIncrease: decimalString,
+      }),
+    ]).optional(),
   });
 
   /** One more condition of a composite trigger: a signal's query (and scale) or its own query. */
@@ -157,6 +179,10 @@ function buildSchema(timeScale: number) {
     /** Composite trigger: every one of these must hold too (a combination of signals, not hard-coded). */
     and: z.array(triggerCondition).default([]),
     samples: samples.optional(),
+    /** Consecutive evaluations without an answer (no data, query error) tolerated before `onMissingData`;
+     * each gap also restarts the `for` window. */
+    missingDataBudget: z.number().int().min(1).default(3),
+    onMissingData: z.enum(ACTIONS).default('page-human'),
   });
 
   const stage = z.strictObject({
@@ -242,14 +268,13 @@ function buildSchema(timeScale: number) {
           /** One-sided binomial p-value below which the shortfall counts. */
           significance: probability.default('0.001'),
         }).optional(),
-        /** Settings of the canary-versus-stable comparison of signals with `versusStable`. */
+        /** Settings of the canary-versus-stable tests of signals with `versusStable`. */
         versusStable: z.strictObject({
-          /** Range-query step (Prometheus' real clock): one sample per track per step. */
-          step: realDuration,
-          /** Fewer samples on either track: insufficient-samples. */
-          minimum: z.number().int().min(3).default(8),
-          /** One-sided p-value below which the canary counts as worse. */
-          significance: probability.default('0.01'),
+          /** Probability of a false rollback over the whole canary, however often it is evaluated
+           * (split evenly over every compared signal in every stage below 100%). */
+          alpha: probability.default('0.01'),
+          /** Requests on each track before a comparison can pass (it can fail earlier: the test is anytime-valid). */
+          minimum: z.number().int().min(1).default(200),
           onWorse: z.enum(ACTIONS).default('hold'),
         }).optional(),
       }),
@@ -358,7 +383,15 @@ function buildSchema(timeScale: number) {
       judgmentProblems(plan).forEach(({ path, message }) => ctx.addIssue({ code: 'custom', path, message }));
       plan.signals.forEach((s, i) => {
         if (s.samples) queryProblems(s.samples.query, ['signals', i, 'samples', 'query']);
-        if (s.versusStable?.query) queryProblems(s.versusStable.query, ['signals', i, 'versusStable', 'query'], [...QUERY_VARS, 'step']);
+        const vs = s.versusStable;
+        if (vs?.test === 'errors') (['events', 'requests'] as const).forEach((q) => queryProblems(vs[q], ['signals', i, 'versusStable', q]));
+        if (vs?.test === 'latency') {
+          (['requests', 'sum'] as const).forEach((q) => queryProblems(vs[q], ['signals', i, 'versusStable', q]));
+          queryProblems(vs.bucket, ['signals', i, 'versusStable', 'bucket'], [...QUERY_VARS, 'le']);
+          vs.buckets.forEach((le, j) => {
+            if (j > 0 && !(Number(le) > Number(vs.buckets[j - 1]))) ctx.addIssue({ code: 'custom', path: ['signals', i, 'versusStable', 'buckets', j], message: `${le} does not rise above ${vs.buckets[j - 1]}` });
+          });
+        }
       });
       plan.triggers.forEach((t, i) => {
         if (t.samples) queryProblems(t.samples.query, ['triggers', i, 'samples', 'query']);
@@ -420,7 +453,7 @@ function judgmentProblems(plan: {
       problems.push({ path: ['signals', i, 'samples', 'significance'], message: 'needs a fixed upper bound (< or <=) that is a ratio of events (below 1 before scale)' });
     }
     if (s.versusStable && !plan.canary.versusStable) {
-      problems.push({ path: ['signals', i, 'versusStable'], message: 'needs canary.versusStable (step, minimum, significance)' });
+      problems.push({ path: ['signals', i, 'versusStable'], message: 'needs canary.versusStable (alpha, minimum, onWorse)' });
     }
   });
   plan.triggers.forEach((t, i) => {

@@ -4,8 +4,11 @@ import type { InstantResult, RangeResult } from '../adapters/metrics/provider';
 import { renderQuery } from '../adapters/metrics/query';
 import { promDuration } from '../plan/duration';
 import type { ReleasePlan } from '../plan/schema';
-import { judge, queryTemplates, stageWideTemplates, TRAFFIC_ALL_KEY, TRAFFIC_CANARY_KEY, type JudgeMemory, type Judgment } from './decide';
-import { dwellState } from './versus-stable';
+import {
+  judge, queryTemplates, stageWideTemplates, TRAFFIC_ALL_KEY, TRAFFIC_CANARY_KEY, versusStableTemplates, type JudgeMemory, type Judgment,
+} from './decide';
+import { perTestAlpha } from './sequential';
+import { dwellState, legacySettings, type TrackRanges } from './versus-stable';
 
 /**
  * Signal and trigger queries (with their samples and conditions), rendered for the canary and deduplicated.
@@ -28,6 +31,26 @@ export function renderCanaryQueries(plan: ReleasePlan, track: string, stageAgeMs
   return { byId, unique: [...new Set(Object.values(byId))] };
 }
 
+/** Does the stage compare the canary with stable? Not at 100%: stable serves nothing there. */
+function compares(plan: ReleasePlan, stageIndex: number): boolean {
+  const stage = plan.canary.stages[stageIndex];
+  if (!stage) throw new Error(`the plan has no canary stage ${stageIndex + 1}`);
+  return plan.canary.versusStable !== undefined && stage.traffic < 100 && plan.signals.some((s) => s.versusStable);
+}
+
+/** Every query of one evaluation of stage `stageIndex`, `stageAgeMs` into it: renderCanaryQueries for the
+ * canary, and the counts since the stage began of both tracks for the canary-versus-stable tests. */
+export function stageQueries(plan: ReleasePlan, stageIndex: number, stageAgeMs: number): { byId: Record<string, string>; unique: string[] } {
+  const { byId } = renderCanaryQueries(plan, 'canary', stageAgeMs);
+  if (compares(plan, stageIndex)) {
+    const rate = `${Math.max(1, Math.ceil(stageAgeMs / 1000))}s`;
+    for (const { key, track, template, le } of versusStableTemplates(plan)) {
+      byId[key] = renderQuery(template, { service: plan.service, version: plan.version, track, rate, ...(le === undefined ? {} : { le }) });
+    }
+  }
+  return { byId, unique: [...new Set(Object.values(byId))] };
+}
+
 /** Where one evaluation stands: the stage it judges, its clocks (ms), the baseline and what earlier evaluations left. */
 export interface CanaryEvaluationContext {
   plan: ReleasePlan;
@@ -40,19 +63,35 @@ export interface CanaryEvaluationContext {
   memory: JudgeMemory;
 }
 
-/** One evaluation of the decision matrix on the answers to renderCanaryQueries(plan, 'canary', now - stageStart). */
+/**
+ * One evaluation of the decision matrix on the answers to stageQueries(plan, stageIndex, now - stageStart).
+ * `legacy`: a release started before the sequential tests, replayed (its range comparison, if any).
+ */
 export function judgeCanary(
-  ctx: CanaryEvaluationContext, results: Record<string, InstantResult>, queries: Record<string, string>,
-  ranges?: Record<string, { canary: RangeResult; stable: RangeResult }>,
+  ctx: CanaryEvaluationContext, results: Record<string, InstantResult>, queries: Record<string, string>, legacy?: { ranges?: TrackRanges },
 ): Judgment {
   const { plan, stageIndex, stageStart, stageEnd, now } = ctx;
   const stage = plan.canary.stages[stageIndex];
   if (!stage) throw new Error(`the plan has no canary stage ${stageIndex + 1}`);
-  return judge({
+  const settings = plan.canary.versusStable;
+  const common = {
     signals: plan.signals, triggers: plan.triggers, results, queries,
     baseline: ctx.baseline, memory: ctx.memory, now,
-    ranges, versusStable: plan.canary.versusStable, ...dwellState(plan, stageStart, stageEnd, now),
     onInsufficientSamples: plan.canary.onInsufficientSamples,
     ...(plan.canary.trafficShare ? { traffic: { plannedPercent: stage.traffic, check: plan.canary.trafficShare } } : {}),
+  };
+  if (legacy) {
+    return judge({ ...common, ...dwellState(plan, stageStart, stageEnd, now), legacy: { ...legacy, versusStable: legacySettings(plan) } });
+  }
+  const stageOver = now >= stageEnd;
+  const extensionSpent = now >= stageEnd + plan.canary.maxDwellExtension;
+  // One alpha for the whole canary: every compared signal in every stage below 100% takes an equal part.
+  const tests = plan.signals.filter((s) => s.versusStable).length * plan.canary.stages.filter((s) => s.traffic < 100).length;
+  return judge({
+    ...common, stageOver, extensionSpent, dwellExtensionOver: extensionSpent,
+    independentWindowMs: plan.metrics.rateWindow,
+    ...(settings && compares(plan, stageIndex)
+      ? { versusStable: { settings, plannedShare: stage.traffic / 100, alpha: perTestAlpha(Number(settings.alpha), tests) } }
+      : {}),
   });
 }

@@ -1,9 +1,9 @@
 // The canary stage loop (spec section 6): set the weight, evaluate every
 // interval, apply the decision matrix, proceed, hold or roll back.
-import { ActivityFailure, condition } from '@temporalio/workflow';
+import { ActivityFailure, condition, patched } from '@temporalio/workflow';
 import type { InstantResult } from '../adapters/metrics/provider';
 import { emptyMemory, type JudgeMemory, type Judgment } from './decide';
-import { judgeCanary, renderCanaryQueries } from './canary-judgment';
+import { judgeCanary, renderCanaryQueries, stageQueries } from './canary-judgment';
 import type { StageRecord } from './messages';
 import type { ReleaseRun } from './run';
 import { manualRollback, takePromotion } from './human-control';
@@ -31,6 +31,9 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
   let memory: JudgeMemory = emptyMemory();
   const interval = plan.canary.evaluationInterval;
   const canaryStart = Date.now();
+  // Sequential canary-versus-stable tests on counts, trigger gaps and budgets, independent breach windows,
+  // evaluations on a fixed clock. Releases started before replay their range comparison (versus-stable.ts).
+  const sequential = patched('sequential-versus-stable');
 
   for (const [index, spec] of plan.canary.stages.entries()) {
     const abortedBefore = abortOutcome(run);
@@ -56,6 +59,8 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
     const stageStart = Date.now();
     let stageEnd = stageStart + spec.duration;
     let previousEvaluation = stageStart;
+    /** The evaluation's place on the stage's clock: every interval from the stage's start. */
+    let scheduledAt = stageStart;
     let holdDeadline: number | null = null;
     let pagedSince: number | null = null;
     /** When a stage past its hold was paged for data it cannot judge: one page, then the human wait limit. */
@@ -64,7 +69,15 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
     const stageKey = `stage/${index + 1}`;
 
     for (;;) {
-      await interruptibleWait(run, interval);
+      if (sequential) {
+        scheduledAt += interval;
+        // Late by whole intervals (a slow evaluation, a hold): evaluate now, then keep to the clock.
+        const behind = Date.now() - scheduledAt;
+        if (behind > 0) scheduledAt += Math.floor(behind / interval) * interval;
+        await interruptibleWait(run, scheduledAt - Date.now());
+      } else {
+        await interruptibleWait(run, interval);
+      }
       const aborted = abortOutcome(run);
       if (aborted) return aborted;
       // A manual hold pauses the stage clock until a resume (or the human wait limit).
@@ -80,13 +93,23 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
       }
 
       stage.evaluations += 1;
-      const queries = renderCanaryQueries(plan, 'canary', Date.now() - stageStart);
-      // Instant and range queries in parallel: one activity round trip per evaluation.
-      const [results, ranges] = await Promise.all([run.evaluate(queries.unique), compareWithStable(run, stageStart)]);
-      const judgment = judgeCanary({ plan, stageIndex: index, stageStart, stageEnd, now: Date.now(), baseline: run.baseline, memory }, results, queries.byId, ranges);
+      const lateMs = Math.max(0, Date.now() - scheduledAt);
+      let results: Record<string, InstantResult>;
+      let judgment: Judgment;
+      if (sequential) {
+        const queries = stageQueries(plan, index, Date.now() - stageStart);
+        results = await run.evaluate(queries.unique);
+        judgment = judgeCanary({ plan, stageIndex: index, stageStart, stageEnd, now: Date.now(), baseline: run.baseline, memory }, results, queries.byId);
+      } else {
+        const queries = renderCanaryQueries(plan, 'canary', Date.now() - stageStart);
+        // Instant and range queries in parallel: one activity round trip per evaluation.
+        const [answers, ranges] = await Promise.all([run.evaluate(queries.unique), compareWithStable(run, stageStart)]);
+        results = answers;
+        judgment = judgeCanary({ plan, stageIndex: index, stageStart, stageEnd, now: Date.now(), baseline: run.baseline, memory }, results, queries.byId, ranges ? { ranges } : {});
+      }
       memory = judgment.memory;
       last = judgment;
-      recordEvaluation(run, stage, judgment, results);
+      recordEvaluation(run, stage, judgment, results, sequential ? lateMs : undefined);
 
       const now = Date.now();
       // Time in which the stage could not be judged does not count toward its dwell: it soaks again.
@@ -155,9 +178,10 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
   return { kind: 'promoted' };
 }
 
-function recordEvaluation(run: ReleaseRun, stage: StageRecord, judgment: Judgment, results: Record<string, InstantResult>): void {
+function recordEvaluation(run: ReleaseRun, stage: StageRecord, judgment: Judgment, results: Record<string, InstantResult>, lateMs?: number): void {
   run.status.signals = judgment.signals;
   run.status.triggers = judgment.triggers;
+  run.status.comparisons = judgment.comparisons;
   const { passed, total } = { passed: judgment.signals.filter((s) => s.outcome === 'pass').length, total: judgment.signals.length };
   stage.passed = passed;
   stage.total = total;
@@ -170,6 +194,7 @@ function recordEvaluation(run: ReleaseRun, stage: StageRecord, judgment: Judgmen
     body: JSON.stringify({
       at: new Date().toISOString(),
       evaluation: stage.evaluations,
+      ...(lateMs === undefined ? {} : { lateMs }),
       action: judgment.action,
       clean: judgment.clean,
       reasons: judgment.reasons,

@@ -8,6 +8,8 @@ import type {
   Action, Comparator, SamplesSpec, SignalSpec, TrafficShareSpec, TriggerCondition, TriggerSpec, VersusStableSettings,
 } from '../plan/schema';
 import { binomialLowerTail, binomialUpperTail, mannWhitneyU, median, significant } from './stats';
+import { bucketCounts, errorTest, histogramTest, type SequentialResult } from './sequential';
+import type { LegacyVersusStable } from './versus-stable';
 
 export type Outcome = 'pass' | 'breach' | 'trigger' | 'no-data' | 'query-error' | 'insufficient-samples' | 'inconclusive';
 
@@ -48,13 +50,31 @@ export interface ComparisonEvaluation {
   id: string;
   /** breach: the canary is significantly worse than stable, beyond the signal's maxIncrease. */
   outcome: Extract<Outcome, 'pass' | 'breach' | 'no-data' | 'query-error' | 'insufficient-samples'>;
+  /** The signal's unit, for people (sequential test). */
+  unit?: string;
+  /** Requests (sequential test) or range steps (releases started before it) per track. */
   canarySamples: number;
   stableSamples: number;
-  /** Scaled medians. */
+  /** Sequential test: the canary's and stable's ratio (errors) or mean (latency), scaled. */
+  canaryValue?: string;
+  stableValue?: string;
+  /** Sequential test: its statistic, the level it must reach, and the events behind it. */
+  test?: {
+    kind: 'errors' | 'latency';
+    logE: string;
+    /** log(1/alpha): the statistic at or above it rejects "no regression". */
+    threshold: string;
+    alpha: string;
+    canaryEvents: number;
+    stableEvents: number;
+    /** The canary's planned and observed share of requests. */
+    plannedShare: string;
+    share: string;
+  };
+  /** Range comparison (releases started before the sequential tests): scaled medians, U and its p-value. */
   canaryMedian?: string;
   stableMedian?: string;
   u?: string;
-  /** One-sided p-value of "canary greater than stable". */
   pValue?: string;
   detail: string;
 }
@@ -62,11 +82,15 @@ export interface ComparisonEvaluation {
 export interface SignalMemory {
   recent: Outcome[];
   missingStreak: number;
+  /** When the last outcome entered `recent`: only evaluations a rate window apart count as independent. */
+  countedAt?: number;
 }
 
 export interface JudgeMemory {
   signals: Record<string, SignalMemory>;
   triggers: Record<string, { since: number | null; missingStreak: number }>;
+  /** Consecutive evaluations a comparison had no answer. */
+  comparisons?: Record<string, { missingStreak: number }>;
 }
 
 /** What the stage does after an evaluation. */
@@ -98,7 +122,7 @@ export interface Judgment {
 }
 
 export function emptyMemory(): JudgeMemory {
-  return { signals: {}, triggers: {} };
+  return { signals: {}, triggers: {}, comparisons: {} };
 }
 
 /** Query keys: a signal's or trigger's own query under its id, the rest under id + suffix (ids never contain ':'). */
@@ -114,6 +138,26 @@ export function stageWideTemplates(plan: { signals: SignalSpec[] }): { key: stri
     { key: stageWideKey(s.id), template: s.query },
     { key: stageWideSamplesKey(s.id), template: s.samples!.query },
   ]);
+}
+
+/** A canary-versus-stable count since the stage began: `<signal>:vs:<track>:<requests|events|sum|le=...>`. */
+export const versusKey = (id: string, track: 'canary' | 'stable', part: string) => `${id}:vs:${track}:${part}`;
+
+/** The queries behind the canary-versus-stable tests, per track, as plan templates (with `le` for a bucket). */
+export function versusStableTemplates(plan: { signals: SignalSpec[] }): { key: string; track: 'canary' | 'stable'; template: string; le?: string }[] {
+  return plan.signals.flatMap((s) => {
+    const vs = s.versusStable;
+    if (!vs) return [];
+    return (['canary', 'stable'] as const).flatMap((track) => {
+      const common = [{ key: versusKey(s.id, track, 'requests'), track, template: vs.requests }];
+      if (vs.test === 'errors') return [...common, { key: versusKey(s.id, track, 'events'), track, template: vs.events }];
+      return [
+        ...common,
+        { key: versusKey(s.id, track, 'sum'), track, template: vs.sum },
+        ...vs.buckets.map((le) => ({ key: versusKey(s.id, track, `le=${le}`), track, template: vs.bucket, le })),
+      ];
+    });
+  });
 }
 
 /** Every instant query the judgment reads, by key, as plan templates. */
@@ -300,8 +344,100 @@ function allOf(states: ConditionState[]): boolean | null {
   return true;
 }
 
-function judgeComparison(
-  spec: SignalSpec, settings: VersusStableSettings, ranges: { canary: RangeResult; stable: RangeResult } | undefined,
+/** What the canary-versus-stable tests of one evaluation need besides the answers. */
+export interface VersusStableInput {
+  settings: VersusStableSettings;
+  /** The canary's planned share of requests in this stage (0..1). */
+  plannedShare: number;
+  /** Each test's level: the plan's alpha split over every comparison of the canary (perTestAlpha). */
+  alpha: number;
+}
+
+/** An e-value from its log, for people: three significant digits, a power of ten from a million (the log stays in the record). */
+export function readableEvidence(logE: number): string {
+  if (logE >= Math.log(1e6)) return `10^${Math.floor(logE / Math.LN10)}`;
+  return readable(new Decimal(logE).exp());
+}
+
+/**
+ * Canary versus stable on the counts since the stage began (docs/judgment.md, "Canary versus stable"):
+ * an anytime-valid test, so evaluating it every interval keeps a false rollback within alpha.
+ * A breach needs both the test's rejection and a difference beyond the signal's maxIncrease.
+ */
+export function judgeVersusStable(spec: SignalSpec, input: VersusStableInput, resultOf: (key: string) => InstantResult | undefined): ComparisonEvaluation {
+  const vs = spec.versusStable;
+  if (!vs) throw new Error(`signal ${spec.id} is not compared with stable`);
+  const base = { id: spec.id, unit: spec.unit, canarySamples: 0, stableSamples: 0 };
+  const answers: Record<string, number> = {};
+  const countsOf = (track: 'canary' | 'stable'): Missing | null => {
+    const read = (part: string, absent: number | null): Missing | null => {
+      const r = resultOf(versusKey(spec.id, track, part));
+      // No series yet where nothing was served is a count of 0, not a hole in the data.
+      if (r?.kind === 'no-data' && r.reason === 'empty' && absent !== null) { answers[`${track}:${part}`] = absent; return null; }
+      const missing = missingOf(r, `${track} ${part}: `);
+      if (missing) return missing;
+      answers[`${track}:${part}`] = Math.max(0, new Decimal((r as Extract<InstantResult, { kind: 'value' }>).value).toDecimalPlaces(0).toNumber());
+      return null;
+    };
+    const missingRequests = read('requests', 0);
+    if (missingRequests) return missingRequests;
+    const served = answers[`${track}:requests`]! > 0;
+    const parts = vs.test === 'errors' ? ['events'] : ['sum', ...vs.buckets.map((le) => `le=${le}`)];
+    for (const part of parts) {
+      const missing = read(part, served ? null : 0);
+      if (missing) return missing;
+    }
+    return null;
+  };
+  const missing = countsOf('canary') ?? countsOf('stable');
+  if (missing) return { ...base, ...missing };
+  const nc = answers['canary:requests']!;
+  const ns = answers['stable:requests']!;
+  const counts = { canarySamples: nc, stableSamples: ns };
+  const min = input.settings.minimum;
+  const tally = `${nc} canary and ${ns} stable requests since the stage began`;
+  if (nc === 0 || ns === 0) return { ...base, ...counts, outcome: 'insufficient-samples', detail: `${tally}; ${min} each needed` };
+  const opts = { alpha: input.alpha, plannedShare: input.plannedShare, effect: vs.effect };
+  let result: SequentialResult;
+  let canaryValue: Decimal;
+  let stableValue: Decimal;
+  if (vs.test === 'errors') {
+    const k = answers['canary:events']!;
+    const m = answers['stable:events']!;
+    result = errorTest({ canaryRequests: nc, stableRequests: ns, canaryErrors: Math.min(k, nc), stableErrors: Math.min(m, ns) }, opts);
+    canaryValue = new Decimal(k).div(nc).mul(spec.scale);
+    stableValue = new Decimal(m).div(ns).mul(spec.scale);
+  } else {
+    const histogram = (track: 'canary' | 'stable', total: number) => bucketCounts([...vs.buckets.map((le) => answers[`${track}:le=${le}`]!), total]);
+    result = histogramTest(histogram('canary', nc), histogram('stable', ns), opts);
+    canaryValue = new Decimal(answers['canary:sum']!).div(nc).mul(spec.scale);
+    stableValue = new Decimal(answers['stable:sum']!).div(ns).mul(spec.scale);
+  }
+  const allowed = stableValue.mul(new Decimal(100).plus(vs.maxIncrease).div(100));
+  const beyond = canaryValue.gt(allowed);
+  const rejected = result.decision === 'reject';
+  const e = `evidence e=${readableEvidence(result.logE)} (rejects at ${readable(new Decimal(1).div(input.alpha))})`;
+  const what = vs.test === 'errors' ? 'ratio' : 'mean';
+  const shown = `canary ${what} ${readable(canaryValue)}${spec.unit} vs stable ${readable(stableValue)}${spec.unit} over ${tally}, ${e}`;
+  const outcome = rejected && beyond ? 'breach' : nc < min || ns < min ? 'insufficient-samples' : 'pass';
+  const verdict = outcome === 'breach' ? `worse than stable by more than ${vs.maxIncrease}%`
+    : outcome === 'insufficient-samples' ? `${min} requests each needed`
+      : rejected ? `different from stable, but within ${vs.maxIncrease}%` : 'not significantly worse';
+  return {
+    ...base, ...counts, outcome,
+    canaryValue: canaryValue.toString(), stableValue: stableValue.toString(),
+    test: {
+      kind: vs.test, logE: String(result.logE), threshold: String(result.threshold), alpha: String(input.alpha),
+      canaryEvents: result.canaryEvents, stableEvents: result.stableEvents,
+      plannedShare: String(input.plannedShare), share: String(result.share),
+    },
+    detail: `${shown}: ${verdict}`,
+  };
+}
+
+/** The range comparison (per-step Mann-Whitney) of releases started before the sequential tests: replay only. */
+function judgeRangeComparison(
+  spec: SignalSpec, settings: LegacyVersusStable, ranges: { canary: RangeResult; stable: RangeResult } | undefined,
 ): ComparisonEvaluation {
   const base = { id: spec.id, canarySamples: 0, stableSamples: 0 };
   if (!ranges) return { ...base, outcome: 'query-error', detail: 'no range result for this comparison' };
@@ -348,9 +484,14 @@ export interface JudgeInput {
   baseline: Record<string, string | null>;
   memory: JudgeMemory;
   now: number;
-  /** Canary and stable range results per signal with versusStable; omit to skip the comparison. */
-  ranges?: Record<string, { canary: RangeResult; stable: RangeResult }>;
-  versusStable?: VersusStableSettings;
+  /** Canary versus stable on the counts since the stage began (answers under versusKey); omit to skip it. */
+  versusStable?: VersusStableInput;
+  /** Evaluations closer together than this (ms: the rate window) share their data: only one of them
+   * enters a signal's breach budget, so k of n counts independent windows at any time scale. */
+  independentWindowMs?: number;
+  /** Releases started before the sequential tests (replayed by Temporal): their range comparison,
+   * a trigger's `for` window kept across gaps, no missing-data budget for triggers or comparisons. */
+  legacy?: { ranges?: Record<string, { canary: RangeResult; stable: RangeResult }>; versusStable?: LegacyVersusStable };
   /** The stage has run its duration: a signal still lacking samples waits (the dwell extension) for more. */
   stageOver?: boolean;
   /** Waiting longer cannot help the comparisons (dwell extension spent, or the minimum out of its reach):
@@ -399,6 +540,7 @@ export function judge(input: JudgeInput): Judgment {
     return judgeCondition(`${signal ? signal.short : `and${i + 1}`}: `, resultOf(key), scale, c.comparator, c.threshold);
   };
 
+  const legacy = input.legacy !== undefined;
   const triggers = input.triggers.map((spec): TriggerEvaluation => {
     const prev = memory.triggers[spec.id] ?? { since: null, missingStreak: 0 };
     const main = judgeTriggerMain(spec, resultOf(spec.id), resultOf(samplesKey(spec.id)));
@@ -406,12 +548,19 @@ export function judge(input: JudgeInput): Judgment {
     const condition = allOf(parts);
     const detail = parts.map((p) => p.detail).join('; ');
     if (condition === null) {
-      // Unknown neither confirms nor clears the condition: keep its start, count the gap.
-      memory.triggers[spec.id] = { since: prev.since, missingStreak: prev.missingStreak + 1 };
+      // Unknown neither confirms nor clears the condition, and the condition has not been seen to hold
+      // throughout: the `for` window starts again with the next true reading.
+      const since = legacy ? prev.since : null;
+      const missingStreak = prev.missingStreak + 1;
+      memory.triggers[spec.id] = { since, missingStreak };
       const missing = parts.find((p) => p.condition === null)!.missing!;
       missingData = true;
-      reasons.push(`trigger ${spec.id} cannot be evaluated: ${missing.detail}`);
-      return { id: spec.id, outcome: missing.outcome, condition, value: main.value, since: prev.since, fired: false, detail };
+      if (!legacy && missingStreak >= spec.missingDataBudget) {
+        apply(spec.onMissingData, `trigger ${spec.id}: ${missing.outcome} ${missingStreak} times in a row (${missing.detail})`, spec.id);
+      } else {
+        reasons.push(`trigger ${spec.id} cannot be evaluated: ${missing.detail}${legacy ? '' : ` (${missingStreak}/${spec.missingDataBudget} of budget)`}`);
+      }
+      return { id: spec.id, outcome: missing.outcome, condition, value: main.value, since, fired: false, detail };
     }
     const since = condition ? (prev.since ?? input.now) : null;
     memory.triggers[spec.id] = { since, missingStreak: 0 };
@@ -433,9 +582,11 @@ export function judge(input: JudgeInput): Judgment {
       judgeSignal(spec, resultOf(stageWideKey(spec.id)), resultOf(stageWideSamplesKey(spec.id)), input.baseline), input.queries[stageWideKey(spec.id)] !== undefined);
     const onInsufficient = spec.policy.onInsufficientSamples ?? input.onInsufficientSamples ?? 'page-human';
     const prev = memory.signals[spec.id] ?? { recent: [], missingStreak: 0 };
-    const recent = [...prev.recent, evaluation.outcome].slice(-spec.policy.window);
+    const independent = input.independentWindowMs === undefined || prev.countedAt === undefined || input.now - prev.countedAt >= input.independentWindowMs;
+    const recent = independent ? [...prev.recent, evaluation.outcome].slice(-spec.policy.window) : prev.recent;
     const missingStreak = MISSING.includes(evaluation.outcome) ? prev.missingStreak + 1 : 0;
-    memory.signals[spec.id] = { recent, missingStreak };
+    memory.signals[spec.id] = input.independentWindowMs === undefined ? { recent, missingStreak }
+      : { recent, missingStreak, countedAt: independent ? input.now : prev.countedAt! };
     if (evaluation.outcome === 'inconclusive') apply(spec.policy.onInconclusive, `${spec.title}: inconclusive (${evaluation.detail})`, spec.id);
     if (evaluation.outcome === 'insufficient-samples') {
       if (extensionSpent) {
@@ -461,10 +612,43 @@ export function judge(input: JudgeInput): Judgment {
     return evaluation;
   });
 
-  const settings = input.versusStable;
-  const comparisons = settings && input.ranges
+  const comparisonMemory = { ...input.memory.comparisons };
+  memory.comparisons = comparisonMemory;
+  const versus = input.versusStable;
+  const sequential = versus
     ? input.signals.filter((s) => s.versusStable).map((spec) => {
-      const c = judgeComparison(spec, settings, input.ranges![spec.id]);
+      const c = judgeVersusStable(spec, versus, resultOf);
+      const who = `${spec.id}:versus-stable`;
+      if (c.outcome === 'breach') apply(versus.settings.onWorse, `${spec.title} versus stable: ${c.detail}`, who);
+      const missingStreak = MISSING.includes(c.outcome) ? (comparisonMemory[spec.id]?.missingStreak ?? 0) + 1 : 0;
+      comparisonMemory[spec.id] = { missingStreak };
+      if (missingStreak >= spec.policy.missingDataBudget) {
+        missingData = true;
+        apply(spec.policy.onMissingData, `${spec.title} versus stable: ${c.outcome} ${missingStreak} times in a row (${c.detail})`, who);
+      } else if (MISSING.includes(c.outcome)) {
+        missingData = true;
+        reasons.push(`${spec.title} versus stable: ${c.outcome} (${missingStreak}/${spec.policy.missingDataBudget} of budget: ${c.detail})`);
+      }
+      const onInsufficient = spec.policy.onInsufficientSamples ?? input.onInsufficientSamples ?? 'page-human';
+      if (c.outcome === 'insufficient-samples') {
+        if (extensionSpent) {
+          apply(onInsufficient, `${spec.title} versus stable: insufficient samples at the end of the stage (${c.detail})`, who);
+          if (onInsufficient === 'proceed') unmeasured.push(`${spec.short} vs stable`);
+        } else {
+          reasons.push(`${spec.title} versus stable: insufficient samples (${c.detail})`);
+          if (stageOver) waiting += 1;
+        }
+      }
+      if (!accepted(c.outcome, extensionSpent, onInsufficient)) unsettled += 1;
+      return c;
+    })
+    : [];
+
+  const settings = input.legacy?.versusStable;
+  const ranges = input.legacy?.ranges;
+  const comparisons = settings && ranges
+    ? input.signals.filter((s) => s.versusStable).map((spec) => {
+      const c = judgeRangeComparison(spec, settings, ranges[spec.id]);
       if (c.outcome === 'breach') apply(settings.onWorse, `${spec.title} versus stable: ${c.detail}`, `${spec.id}:versus-stable`);
       if (MISSING.includes(c.outcome)) {
         missingData = true;
@@ -477,7 +661,7 @@ export function judge(input: JudgeInput): Judgment {
       }
       return c;
     })
-    : [];
+    : sequential;
 
   const share = input.traffic ? judgeTrafficShare(input.traffic.plannedPercent, input.traffic.check, resultOf(TRAFFIC_CANARY_KEY), resultOf(TRAFFIC_ALL_KEY)) : undefined;
   if (share?.outcome === 'breach') escalate('page-human', share.detail, 'traffic-share');

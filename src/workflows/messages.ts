@@ -5,7 +5,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Phase, ReleasePlan, RemainingRisk } from '../plan/schema';
 import type { AnchorResult } from '../activities/anchor';
 import type { ScmOutcome } from '../activities/closeout';
-import type { SignalEvaluation, TriggerEvaluation } from './decide';
+import type { ComparisonEvaluation, SignalEvaluation, TriggerEvaluation } from './decide';
 import type { FirstNightSummary } from './first-night';
 
 export type GateId = 'go';
@@ -145,6 +145,8 @@ export interface ReleaseStatus {
   paged: boolean;
   signals: SignalEvaluation[];
   triggers: TriggerEvaluation[];
+  /** Canary versus stable at the last evaluation: each test's statistic, level and counts. */
+  comparisons?: ComparisonEvaluation[];
   gates: Record<GateId, GateState>;
   decisions: DecisionRecord[];
   checks: CheckResult[];

@@ -1,15 +1,26 @@
-// Canary versus stable (workflow side): the range queries behind the Mann-Whitney
-// comparison of decide.ts, and the dwell rule that lets a low-traffic stage wait
-// (bounded by the plan) until the comparison has its minimum samples.
+// Canary versus stable as releases started before the sequential tests ran it (patch
+// 'sequential-versus-stable' in canary.ts): range queries behind a per-step Mann-Whitney.
+// Kept only so that such releases replay on this worker; new releases never take this path.
 import { ActivityFailure } from '@temporalio/workflow';
 import type { RangeResult } from '../adapters/metrics/provider';
 import { renderQuery } from '../adapters/metrics/query';
 import { promDuration } from '../plan/duration';
 import type { RangeQuery } from '../activities/types';
-import type { ReleasePlan } from '../plan/schema';
+import type { Action, ReleasePlan } from '../plan/schema';
 import type { ReleaseRun } from './run';
 
 export type TrackRanges = Record<string, { canary: RangeResult; stable: RangeResult }>;
+
+/** canary.versusStable as those releases' plans carry it (before alpha replaced step and significance). */
+export interface LegacyVersusStable { step: number; minimum: number; significance: string; onWorse: Action }
+
+/** The legacy settings of a plan recorded in such a release's history. */
+export function legacySettings(plan: ReleasePlan): LegacyVersusStable | undefined {
+  return plan.canary.versusStable as unknown as LegacyVersusStable | undefined;
+}
+
+/** A signal's own range query, when its recorded plan gave one. */
+const rangeQueryOf = (signal: ReleasePlan['signals'][number]) => (signal.versusStable as { query?: string } | undefined)?.query;
 
 /** Samples per track a comparison has at `at`: one per whole step after the stage began. */
 export function samplesBy(stageStart: number, stepMs: number, at: number): number {
@@ -24,23 +35,23 @@ export function samplesBy(stageStart: number, stepMs: number, at: number): numbe
  */
 export function dwellState(plan: ReleasePlan, stageStart: number, stageEnd: number, now: number): { stageOver: boolean; dwellExtensionOver: boolean; extensionSpent: boolean } {
   const stageOver = now >= stageEnd;
-  const settings = plan.canary.versusStable;
+  const settings = legacySettings(plan);
   const limit = stageEnd + plan.canary.maxDwellExtension;
-  const reachable = settings !== undefined && samplesBy(stageStart, settings.step, limit) >= settings.minimum;
+  const reachable = settings?.step !== undefined && samplesBy(stageStart, settings.step, limit) >= settings.minimum;
   const extensionSpent = now >= limit;
   return { stageOver, dwellExtensionOver: stageOver && (!reachable || extensionSpent), extensionSpent };
 }
 
 /** The canary and stable range queries (keys `<signal>:canary|stable`) over [stageStart + step, now]. */
 export function rangeQueries(plan: ReleasePlan, stageStart: number, now: number): RangeQuery[] {
-  const settings = plan.canary.versusStable;
+  const settings = legacySettings(plan);
   if (!settings) return [];
   const stepSeconds = settings.step / 1000;
   const start = new Date(stageStart + settings.step).toISOString();
   const end = new Date(now).toISOString();
   return plan.signals.filter((s) => s.versusStable).flatMap((s) => (['canary', 'stable'] as const).map((track) => ({
     key: `${s.id}:${track}`,
-    query: renderQuery(s.versusStable!.query ?? s.query, {
+    query: renderQuery(rangeQueryOf(s) ?? s.query, {
       service: plan.service, version: plan.version, track,
       rate: promDuration(plan.metrics.rateWindow), step: promDuration(settings.step),
     }),
@@ -56,7 +67,7 @@ export function rangeQueries(plan: ReleasePlan, stageStart: number, now: number)
 export async function compareWithStable(run: ReleaseRun, stageStart: number): Promise<TrackRanges | undefined> {
   const { plan } = run;
   const signals = plan.signals.filter((s) => s.versusStable);
-  const settings = plan.canary.versusStable;
+  const settings = legacySettings(plan);
   // At 100% stable serves nothing: there is no one to compare with.
   if (!settings || signals.length === 0 || (run.status.stage?.traffic ?? 0) >= 100) return undefined;
   const now = Date.now();

@@ -5,13 +5,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { InstantResult, RangeResult } from '../../src/adapters/metrics/provider';
+import type { InstantResult } from '../../src/adapters/metrics/provider';
 import { createPrometheusProvider } from '../../src/adapters/metrics/prometheus';
 import { loadPlanFileWith } from '../../src/plan/loader';
 import type { ReleasePlan, SignalSpec } from '../../src/plan/schema';
-import { renderCanaryQueries } from '../../src/workflows/canary-judgment';
+import { judgeCanary, stageQueries } from '../../src/workflows/canary-judgment';
 import { emptyMemory, judge, type JudgeMemory, type Judgment } from '../../src/workflows/decide';
-import { rangeQueries } from '../../src/workflows/versus-stable';
 import { startOwnPrometheus, type OwnPrometheus } from '../support/own-prometheus';
 
 jest.setTimeout(150_000);
@@ -131,7 +130,7 @@ const provider = () => createPrometheusProvider({ baseUrl: prometheus.url, timeo
 
 function planFor(service: string): ReleasePlan {
   return loadPlanFileWith(`${__dirname}/../../plans/v1.4.0.yaml`, {
-    service, metrics: { rateWindow: '10s' }, canary: { versusStable: { step: '2s', minimum: 6 } },
+    service, metrics: { rateWindow: '10s' },
   });
 }
 
@@ -142,22 +141,22 @@ interface EvaluateOptions {
   baseline?: Record<string, string | null>;
 }
 
-/** One evaluation as the canary loop makes it: every instant query, the range queries of the last 20 s. */
+/** The 50% stage (canary and stable take 50 requests/s each here), 20 s in: as the canary loop judges it. */
+const STAGE = 3;
+const STAGE_AGE_MS = 20_000;
+
+/** One evaluation as the canary loop makes it: every instant query, counts since the stage began included. */
 async function evaluate(service: string, opts: EvaluateOptions = {}): Promise<Judgment> {
-  const plan = planFor(service);
+  const plan = { ...planFor(service), ...(opts.signals ? { signals: opts.signals } : {}) };
   const now = opts.now ?? Date.now();
-  const queries = renderCanaryQueries(plan, 'canary');
+  const queries = stageQueries(plan, STAGE, STAGE_AGE_MS);
   const p = provider();
   const answers = await Promise.all(queries.unique.map((q) => p.instant(q)));
   const results: Record<string, InstantResult> = Object.fromEntries(queries.unique.map((q, i) => [q, answers[i]!]));
-  const ranged = rangeQueries(plan, Date.now() - 20_000, Date.now());
-  const rangeAnswers = await Promise.all(ranged.map((r) => p.range(r.query, new Date(r.start), new Date(r.end), r.stepSeconds)));
-  const byKey: Record<string, RangeResult> = Object.fromEntries(ranged.map((r, i) => [r.key, rangeAnswers[i]!]));
-  const ranges = Object.fromEntries(plan.signals.filter((s) => s.versusStable).map((s) => [s.id, { canary: byKey[`${s.id}:canary`]!, stable: byKey[`${s.id}:stable`]! }]));
-  return judge({
-    signals: opts.signals ?? plan.signals, triggers: plan.triggers, results, queries: queries.byId,
-    baseline: opts.baseline ?? { csp_violations: '0' }, memory: opts.memory ?? emptyMemory(), now, ranges, versusStable: plan.canary.versusStable,
-  });
+  return judgeCanary({
+    plan, stageIndex: STAGE, stageStart: now - STAGE_AGE_MS, stageEnd: now + 3_600_000, now,
+    baseline: opts.baseline ?? { csp_violations: '0' }, memory: opts.memory ?? emptyMemory(),
+  }, results, queries.byId);
 }
 
 const signalOf = (j: Judgment, id: string) => j.signals.find((s) => s.id === id)!;
@@ -179,8 +178,10 @@ test('breach: a slow canary breaches the P95 signal and is worse than stable', a
   expect(Number(signalOf(j, 'api_p95_latency').value)).toBeGreaterThan(500);
   // The 400 ms trigger's condition holds but not yet for its 5 minutes.
   expect(triggerOf(j, 'api_p95_over_400ms')).toMatchObject({ outcome: 'breach', condition: true, fired: false });
-  expect(comparisonOf(j, 'api_p95_latency')).toMatchObject({ outcome: 'breach' });
-  expect(Number(comparisonOf(j, 'api_p95_latency').pValue)).toBeLessThan(0.01);
+  const versus = comparisonOf(j, 'api_p95_latency');
+  expect(versus).toMatchObject({ outcome: 'breach', test: { kind: 'latency' } });
+  expect(Number(versus.test!.logE)).toBeGreaterThanOrEqual(Number(versus.test!.threshold));
+  expect(Number(versus.canaryValue)).toBeGreaterThan(500);
   expect(j).toMatchObject({ action: 'hold', clean: false });
 });
 
@@ -194,8 +195,10 @@ test('no-data: missing canary metrics never pass, and a canary without series ne
   const j = await evaluate('missing');
   expect(signalOf(j, 'api_p95_latency').outcome).toBe('no-data');
   expect(signalOf(j, 'ws_staleness')).toMatchObject({ outcome: 'no-data', detail: 'no data (empty)' });
-  expect(comparisonOf(j, 'error_rate_5xx')).toMatchObject({ outcome: 'no-data', detail: 'canary: no data (no series)' });
-  expect(j).toMatchObject({ clean: false, missingData: true, action: 'continue' });
+  // No request series is no requests: the comparison cannot pass, and the canary is not taking its share.
+  expect(comparisonOf(j, 'error_rate_5xx')).toMatchObject({ outcome: 'insufficient-samples', canarySamples: 0 });
+  expect(j.trafficShare).toMatchObject({ outcome: 'breach', canaryRequests: '0' });
+  expect(j).toMatchObject({ clean: false, missingData: true, action: 'page-human', cause: 'traffic-share' });
 });
 
 test('insufficient-samples: one 5xx in ten requests of a 1% canary is not a breach', async () => {
@@ -217,13 +220,13 @@ test('insufficient-samples: one 5xx in ten requests of a 1% canary is not a brea
   }
 });
 
-test('insufficient-samples: a canary with no traffic is neither a breach nor missing data (0/0 is not a hole)', async () => {
+test('insufficient-samples: a canary with no traffic is neither a breach nor missing data (0/0 is not a hole), and it pages', async () => {
   const j = await evaluate('idle');
   expect(signalOf(j, 'error_rate_5xx').outcome).toBe('insufficient-samples');
   expect(signalOf(j, 'api_p95_latency').outcome).toBe('insufficient-samples');
   expect(comparisonOf(j, 'api_p95_latency')).toMatchObject({ outcome: 'insufficient-samples', canarySamples: 0 });
-  expect(j.reasons.filter((r) => !r.includes('insufficient samples'))).toEqual([]);
-  expect(j).toMatchObject({ action: 'continue', missingData: false });
+  expect(j.reasons.filter((r) => !r.includes('insufficient samples') && !r.includes('not receiving its share'))).toEqual([]);
+  expect(j).toMatchObject({ action: 'page-human', cause: 'traffic-share', missingData: false });
 });
 
 test('inconclusive: a baseline-relative signal without a baseline (or floor) holds, never passes', async () => {

@@ -92,8 +92,8 @@ describe('the one-liner', () => {
   it('shows a baseline-relative signal against its baseline, and says when there was none', () => {
     const csp = plan.signals.find((s) => s.id === 'csp_violations')!;
     expect(oneLinerValue(csp, '1.8', { csp_violations: '2' })).toBe('baseline-10%');
-    expect(oneLinerValue(csp, '3', { csp_violations: '0' })).toBe('3/min (baseline 0)');
-    expect(oneLinerValue(csp, '3', {})).toBe('3/min (no baseline)');
+    expect(oneLinerValue(csp, '3', { csp_violations: '0' })).toBe('3/kreq (baseline 0)');
+    expect(oneLinerValue(csp, '3', {})).toBe('3/kreq (no baseline)');
     expect(oneLinerValue(plan.signals[0]!, '142.3', {})).toBe('142ms');
   });
 });
@@ -110,7 +110,7 @@ describe('the release notes', () => {
   it('carry the signal values of every stage, under their thresholds', () => {
     expect(notes).toContain('| stage | API P95 latency (<= 200ms) | 5xx error rate (<= 1%) |');
     expect(notes).toContain('CSP violations (≤ baseline+10%)');
-    expect(notes).toContain('| 3 (25%) | 142ms | 0.3% | 11s | 0.1/min | 0.2% | 2.08/min | 12ms | 8ms |');
+    expect(notes).toContain('| 3 (25%) | 142ms | 0.3% | 11s | 0.1/min | 0.2% | 2.08/kreq | 12ms | 8ms |');
   });
 
   it('carry the 3 remaining risks with owner, due date, mitigation and status', () => {

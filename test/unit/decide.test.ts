@@ -12,10 +12,14 @@ import {
   queryTemplates,
   ratioExcessPValue,
   scaled,
+  versusKey,
+  type JudgeInput,
   type JudgeMemory,
   type Judgment,
+  type VersusStableInput,
 } from '../../src/workflows/decide';
-import { dwellState, rangeQueries, samplesBy } from '../../src/workflows/versus-stable';
+import { dwellState, rangeQueries, samplesBy, type LegacyVersusStable } from '../../src/workflows/versus-stable';
+import type { ReleasePlan } from '../../src/plan/schema';
 
 const plan = loadPlanFile(path.join(__dirname, '../../plans/v1.4.0.yaml'));
 const MIN = 60_000;
@@ -32,7 +36,7 @@ const HEALTHY: Record<string, string> = {
   api_p95_over_400ms: '0.142', error_rate_over_3pct: '0.002', bist_staleness_over_120s: '5',
   csp_over_50_per_min: '3', idempotency_conflicts_over_5pct: '0.001', pgbouncer_saturation_over_90pct: '0.4',
   // Samples behind the ratio signals and triggers: requests and orders in the window.
-  'api_p95_latency:samples': '1000', 'error_rate_5xx:samples': '1000', 'idempotency_conflicts:samples': '300',
+  'api_p95_latency:samples': '1000', 'error_rate_5xx:samples': '1000', 'idempotency_conflicts:samples': '300', 'csp_violations:samples': '1000',
   'api_p95_over_400ms:samples': '1000', 'error_rate_over_3pct:samples': '1000', 'idempotency_conflicts_over_5pct:samples': '300',
   // The enhanced, auto-guard and enrichment triggers (":and1" is a composite's own second query: CPU, pool use).
   correlated_degradation: '0.1', non_improving_latency: '0.142', 'non_improving_latency:and1': '0.05', 'non_improving_latency:samples': '1000',
@@ -45,13 +49,19 @@ const HEALTHY: Record<string, string> = {
 // Each signal and trigger gets its own query key, so one can be changed alone.
 const QUERIES = Object.fromEntries(Object.keys(HEALTHY).map((id) => [id, `query:${id}`]));
 const BASELINE = { csp_violations: '3' };
+/** canary.versusStable as releases started before the sequential tests carry it. */
+const LEGACY_SETTINGS: LegacyVersusStable = { step: 60_000, minimum: 8, significance: '0.01', onWorse: 'hold' };
 
 interface Step {
   now: number;
   results?: Record<string, InstantResult>;
   signals?: SignalSpec[];
   baseline?: Record<string, string | null>;
+  /** A release started before the sequential tests: its range comparison. */
   ranges?: Record<string, { canary: RangeResult; stable: RangeResult }>;
+  versus?: VersusStableInput;
+  independentWindowMs?: number;
+  legacy?: boolean;
   stageOver?: boolean;
   dwellExtensionOver?: boolean;
   extensionSpent?: boolean;
@@ -65,10 +75,12 @@ function run(...steps: Step[]): Judgment[] {
   return steps.map((step) => {
     const byId: Record<string, InstantResult> = { ...Object.fromEntries(Object.entries(HEALTHY).map(([id, v]) => [id, value(v)])), ...step.results };
     const results = Object.fromEntries(Object.entries(byId).map(([id, r]) => [`query:${id}`, r]));
+    const queries = Object.fromEntries(Object.keys(byId).map((id) => [id, `query:${id}`]));
     const judgment = judge({
-      signals: step.signals ?? plan.signals, triggers: plan.triggers, results, queries: QUERIES,
+      signals: step.signals ?? plan.signals, triggers: plan.triggers, results, queries,
       baseline: step.baseline ?? BASELINE, memory, now: step.now,
-      ranges: step.ranges, versusStable: step.ranges ? plan.canary.versusStable : undefined,
+      versusStable: step.versus, independentWindowMs: step.independentWindowMs,
+      ...(step.ranges || step.legacy ? { legacy: { ranges: step.ranges, versusStable: LEGACY_SETTINGS } } : {}),
       stageOver: step.stageOver, dwellExtensionOver: step.dwellExtensionOver, extensionSpent: step.extensionSpent,
       onInsufficientSamples: step.onInsufficientSamples, traffic: step.traffic,
     });
@@ -204,12 +216,29 @@ describe('triggers', () => {
     expect(js[0]!.clean).toBe(false);
   });
 
-  it('an unknown evaluation in the window keeps the start of the condition', () => {
-    const js = run({ now: 0, results: slow }, { now: 2 * MIN, results: { [P95]: queryError() } }, { now: 5 * MIN, results: slow });
-    expect(triggerOf(js[1]!, P95)).toMatchObject({ condition: null, since: 0, fired: false });
+  it('a gap in the data restarts the window: two true readings around an outage are not 5 minutes of it', () => {
+    const js = run({ now: 0, results: slow }, { now: 2 * MIN, results: { [P95]: queryError() } }, { now: 5 * MIN, results: slow }, { now: 10 * MIN, results: slow });
+    expect(triggerOf(js[1]!, P95)).toMatchObject({ condition: null, since: null, fired: false });
     expect(js[1]!.action).toBe('continue');
-    expect(triggerOf(js[2]!, P95)).toMatchObject({ since: 0, fired: true });
-    expect(js[2]!.action).toBe('rollback');
+    expect(js[1]!.reasons).toContain('trigger api_p95_over_400ms cannot be evaluated: HTTP 503: service unavailable (1/3 of budget)');
+    expect(triggerOf(js[2]!, P95)).toMatchObject({ since: 5 * MIN, fired: false });
+    expect(js[2]!.action).toBe('continue');
+    expect(triggerOf(js[3]!, P95)).toMatchObject({ since: 5 * MIN, fired: true });
+    expect(js[3]!.action).toBe('rollback');
+  });
+
+  it('a trigger whose query keeps failing pages after its missing-data budget (3), never rolls back on it', () => {
+    const js = run(...Array.from({ length: 5 }, (_, i) => ({ now: i * MIN, results: { [P95]: queryError() } })));
+    expect(js.map((j) => j.action)).toEqual(['continue', 'continue', 'page-human', 'page-human', 'page-human']);
+    expect(js[2]).toMatchObject({ cause: P95, missingData: true, causes: ['trigger api_p95_over_400ms: query-error 3 times in a row (HTTP 503: service unavailable)'] });
+  });
+
+  it('releases started before the budgets (replayed) keep the start across a gap and never page for it', () => {
+    const js = run({ now: 0, results: slow, legacy: true }, { now: 2 * MIN, results: { [P95]: queryError() }, legacy: true }, { now: 5 * MIN, results: slow, legacy: true });
+    expect(triggerOf(js[1]!, P95)).toMatchObject({ condition: null, since: 0 });
+    expect(js[2]).toMatchObject({ action: 'rollback', cause: P95 });
+    const outage = run(...Array.from({ length: 4 }, (_, i) => ({ now: i * MIN, results: { [P95]: queryError() }, legacy: true })));
+    expect(outage.map((j) => j.action)).toEqual(['continue', 'continue', 'continue', 'continue']);
   });
 
   it('a false condition resets the window', () => {
@@ -241,8 +270,8 @@ describe('baseline-relative thresholds', () => {
 
   it('is the baseline + 10 %, never below the floor', () => {
     expect(effectiveThreshold(csp, { csp_violations: '10' })).toBe('11');
-    expect(effectiveThreshold(csp, { csp_violations: '0' })).toBe('5');
-    expect(effectiveThreshold(csp, { csp_violations: null })).toBe('5');
+    expect(effectiveThreshold(csp, { csp_violations: '0' })).toBe('1');
+    expect(effectiveThreshold(csp, { csp_violations: null })).toBe('1');
     expect(effectiveThreshold(cspWithoutFloor, { csp_violations: '0.3' })).toBe('0.33');
   });
 
@@ -250,7 +279,8 @@ describe('baseline-relative thresholds', () => {
     const baseline = { csp_violations: '10' };
     expect(signalOf(once({ csp_violations: value('11') }, { baseline }), 'csp_violations')).toMatchObject({ outcome: 'pass', threshold: '11' });
     expect(signalOf(once({ csp_violations: value('11.01') }, { baseline }), 'csp_violations')).toMatchObject({ outcome: 'breach', threshold: '11' });
-    expect(signalOf(once({ csp_violations: value('5') }, { baseline: { csp_violations: '0' } }), 'csp_violations')).toMatchObject({ outcome: 'pass', threshold: '5' });
+    expect(signalOf(once({ csp_violations: value('1') }, { baseline: { csp_violations: '0' } }), 'csp_violations')).toMatchObject({ outcome: 'pass', threshold: '1' });
+    expect(signalOf(once({ csp_violations: value('1.5') }, { baseline: { csp_violations: '0' } }), 'csp_violations')).toMatchObject({ outcome: 'breach', threshold: '1', detail: '1.5/kreq not <= 1/kreq' });
   });
 
   it('without a baseline or a floor the signal is inconclusive, never a pass', () => {
@@ -375,7 +405,7 @@ describe('low-volume ratios (samples)', () => {
 
   describe('counts since the stage began', () => {
     const overStage = (ratio: string, requests: string) => ({ 'error_rate_5xx:stage': value(ratio), 'error_rate_5xx:samples:stage': value(requests) });
-    const staged = (results: Record<string, InstantResult>, extra: Omit<Step, 'now' | 'results'> = {}) => {
+    const staged = (results: Record<string, InstantResult>, extra: Partial<Pick<JudgeInput, 'stageOver' | 'extensionSpent' | 'dwellExtensionOver' | 'onInsufficientSamples'>> = {}) => {
       const queries = { ...QUERIES, 'error_rate_5xx:stage': 'query:error_rate_5xx:stage', 'error_rate_5xx:samples:stage': 'query:error_rate_5xx:samples:stage' };
       const byId: Record<string, InstantResult> = { ...Object.fromEntries(Object.entries(HEALTHY).map(([id, v]) => [id, value(v)])), ...results };
       return judge({
@@ -450,7 +480,7 @@ describe('composite triggers', () => {
   });
 });
 
-describe('canary versus stable (Mann-Whitney)', () => {
+describe('canary versus stable, releases started before the sequential tests (range Mann-Whitney, replay only)', () => {
   const values = (xs: number[]): RangeResult => ({ kind: 'values', values: xs.map(String), resolvedQuery: 'q', start: AT, end: AT, stepSeconds: 60 });
   const empty = (reason: 'empty' | 'nan'): RangeResult => ({ kind: 'no-data', reason, resolvedQuery: 'q', start: AT, end: AT, stepSeconds: 60 });
   const failed: RangeResult = { kind: 'query-error', message: 'HTTP 503', resolvedQuery: 'q', start: AT, end: AT, stepSeconds: 60 };
@@ -499,6 +529,7 @@ describe('canary versus stable (Mann-Whitney)', () => {
   it('NaN at every step (no canary traffic) is a lack of samples, not missing data', () => {
     const j = once({}, { ranges: ranges(values(STABLE_LATENCY), empty('nan')) });
     expect(cmp(j, 'error_rate_5xx')).toMatchObject({ outcome: 'insufficient-samples', canarySamples: 0 });
+    expect(j.reasons).toContain('5xx error rate versus stable: insufficient samples (0 canary and 10 stable samples; 8 each needed)');
     expect(j.missingData).toBe(false);
   });
 
@@ -512,6 +543,97 @@ describe('canary versus stable (Mann-Whitney)', () => {
     const zeros = values([0, 0, 0, 0, 0, 0, 0, 0]);
     const j = once({}, { ranges: { ...ranges(values(STABLE_LATENCY)), error_rate_5xx: { canary: zeros, stable: zeros } } });
     expect(cmp(j, 'error_rate_5xx')).toMatchObject({ outcome: 'pass', pValue: '1' });
+  });
+});
+
+describe('canary versus stable: sequential tests on the counts since the stage began', () => {
+  const settings = plan.canary.versusStable!;
+  // 5% stage of a canary; alpha 0.01 over 2 compared signals x 4 stages.
+  const versus: VersusStableInput = { settings, plannedShare: 0.05, alpha: 0.00125 };
+  const LES = (specOf('api_p95_latency').versusStable as { buckets: string[] }).buckets;
+  /** Shares of requests at or below each of the plan's buckets (0.025 ... 2.5 s): most requests near 60 ms. */
+  const FAST = [0.05, 0.3, 0.75, 0.88, 0.94, 0.97, 0.99, 0.998, 1];
+  const SLOW = [0.01, 0.05, 0.2, 0.4, 0.6, 0.75, 0.9, 0.99, 1];
+  interface TrackCounts { requests: number; errors: number; shape?: number[]; meanSeconds?: number }
+  const answers = (canary: TrackCounts, stable: TrackCounts): Record<string, InstantResult> => {
+    const out: Record<string, InstantResult> = {};
+    for (const [track, t] of [['canary', canary], ['stable', stable]] as const) {
+      out[versusKey('error_rate_5xx', track, 'requests')] = value(String(t.requests));
+      out[versusKey('error_rate_5xx', track, 'events')] = value(String(t.errors));
+      out[versusKey('api_p95_latency', track, 'requests')] = value(String(t.requests));
+      out[versusKey('api_p95_latency', track, 'sum')] = value(String(t.requests * (t.meanSeconds ?? 0.07)));
+      LES.forEach((le, i) => { out[versusKey('api_p95_latency', track, `le=${le}`)] = value(String(Math.round(t.requests * (t.shape ?? FAST)[i]!))); });
+    }
+    return out;
+  };
+  const cmp = (j: Judgment, id: string) => j.comparisons.find((c) => c.id === id)!;
+  const judged = (results: Record<string, InstantResult>, extra: Omit<Step, 'now' | 'results' | 'versus'> = {}) => once(results, { versus, ...extra });
+
+  it('a canary like stable passes both tests, with the statistic, its level and the counts in the evaluation', () => {
+    const j = judged(answers({ requests: 3000, errors: 6 }, { requests: 57_000, errors: 114 }));
+    expect(cmp(j, 'error_rate_5xx')).toMatchObject({
+      outcome: 'pass', canarySamples: 3000, stableSamples: 57_000, canaryValue: '0.2', stableValue: '0.2',
+      test: { kind: 'errors', canaryEvents: 6, stableEvents: 114, alpha: '0.00125', plannedShare: '0.05', share: '0.05' },
+    });
+    expect(Number(cmp(j, 'error_rate_5xx').test!.logE)).toBeLessThan(Number(cmp(j, 'error_rate_5xx').test!.threshold));
+    expect(cmp(j, 'error_rate_5xx').detail).toMatch(/^canary ratio 0\.2% vs stable 0\.2% over 3000 canary and 57000 stable requests since the stage began, evidence e=[\d.]+ \(rejects at 800\): not significantly worse$/);
+    expect(cmp(j, 'api_p95_latency')).toMatchObject({ outcome: 'pass', test: { kind: 'latency' } });
+    expect(j).toMatchObject({ action: 'continue', clean: true });
+  });
+
+  it('five times stable\'s error rate is worse than stable: the stage holds (onWorse), caused by the comparison', () => {
+    const j = judged(answers({ requests: 3000, errors: 30 }, { requests: 57_000, errors: 114 }));
+    expect(cmp(j, 'error_rate_5xx')).toMatchObject({ outcome: 'breach', canaryValue: '1', detail: expect.stringContaining('worse than stable by more than 50%') });
+    expect(j).toMatchObject({ action: 'hold', cause: 'error_rate_5xx:versus-stable', clean: false });
+  });
+
+  it('a slower histogram and a mean beyond 25% breach; significant but within the margin passes', () => {
+    const slower = judged(answers({ requests: 3000, errors: 6, shape: SLOW, meanSeconds: 0.2 }, { requests: 57_000, errors: 114 }));
+    expect(cmp(slower, 'api_p95_latency')).toMatchObject({ outcome: 'breach', canaryValue: '200', stableValue: '70' });
+    const within = judged(answers({ requests: 3000, errors: 6, shape: SLOW, meanSeconds: 0.08 }, { requests: 57_000, errors: 114 }));
+    expect(cmp(within, 'api_p95_latency')).toMatchObject({ outcome: 'pass', detail: expect.stringContaining('different from stable, but within 25%') });
+  });
+
+  it('fewer requests than the minimum: waits, then pages at the end of the dwell extension (never passes)', () => {
+    const few = answers({ requests: 150, errors: 0 }, { requests: 3000, errors: 6 });
+    expect(cmp(judged(few), 'error_rate_5xx')).toMatchObject({ outcome: 'insufficient-samples', detail: expect.stringContaining('200 requests each needed') });
+    expect(judged(few, { stageOver: true, extensionSpent: false })).toMatchObject({ clean: false, waitingForSamples: true, action: 'continue' });
+    const spent = judged(few, { stageOver: true, extensionSpent: true });
+    expect(spent).toMatchObject({ clean: false, action: 'page-human', cause: 'api_p95_latency:versus-stable' });
+    expect(judged(few, { stageOver: true, extensionSpent: true, onInsufficientSamples: 'proceed' })).toMatchObject({ clean: true, unmeasured: ['p95 vs stable', '5xx vs stable'] });
+  });
+
+  it('no request series yet is no requests (insufficient); a bucket the service does not have is no data', () => {
+    const none = judged({ ...answers({ requests: 0, errors: 0 }, { requests: 3000, errors: 6 }), [versusKey('error_rate_5xx', 'canary', 'requests')]: noData() });
+    expect(cmp(none, 'error_rate_5xx')).toMatchObject({ outcome: 'insufficient-samples', canarySamples: 0 });
+    expect(none.missingData).toBe(false);
+    const hole = judged({ ...answers({ requests: 3000, errors: 6 }, { requests: 57_000, errors: 114 }), [versusKey('api_p95_latency', 'canary', 'le=0.4')]: noData() });
+    expect(cmp(hole, 'api_p95_latency')).toMatchObject({ outcome: 'no-data', detail: 'canary le=0.4: no data (empty)' });
+    expect(hole).toMatchObject({ clean: false, missingData: true });
+  });
+
+  it('a comparison without answers pages after the signal\'s missing-data budget (the stage can never wait on it forever)', () => {
+    const failing = { ...answers({ requests: 3000, errors: 6 }, { requests: 57_000, errors: 114 }), [versusKey('error_rate_5xx', 'stable', 'events')]: queryError() };
+    const js = run(...Array.from({ length: 4 }, (_, i) => ({ now: i * MIN, results: failing, versus })));
+    expect(js.map((j) => j.action)).toEqual(['continue', 'continue', 'page-human', 'page-human']);
+    expect(js[0]!.reasons).toContain('5xx error rate versus stable: query-error (1/3 of budget: stable events: HTTP 503: service unavailable)');
+    expect(js[2]).toMatchObject({ cause: 'error_rate_5xx:versus-stable', missingData: true });
+    const back = run(...[...Array.from({ length: 2 }, (_, i) => ({ now: i * MIN, results: failing, versus })), { now: 2 * MIN, results: answers({ requests: 3000, errors: 6 }, { requests: 57_000, errors: 114 }), versus }]);
+    expect(back[2]!.memory.comparisons!.error_rate_5xx).toEqual({ missingStreak: 0 });
+  });
+});
+
+describe('independent windows: a breach budget counts rate windows, not evaluations', () => {
+  const spike = { api_p95_latency: value('0.25') };
+  it('ten 1 s evaluations inside one 10 s rate window are one breach, not ten: no rollback', () => {
+    const js = run(...Array.from({ length: 10 }, (_, i) => ({ now: i * 1000, results: spike, independentWindowMs: 10_000 })));
+    expect(js.every((j) => j.action === 'continue')).toBe(true);
+    expect(js[9]!.memory.signals.api_p95_latency).toMatchObject({ recent: ['breach'], countedAt: 0 });
+  });
+
+  it('breaches in two windows a rate window apart roll back (2 of 3)', () => {
+    const js = run(...Array.from({ length: 11 }, (_, i) => ({ now: i * 1000, results: spike, independentWindowMs: 10_000 })));
+    expect(js[10]).toMatchObject({ action: 'rollback', cause: 'api_p95_latency' });
   });
 });
 
@@ -537,30 +659,36 @@ describe('outages and flapping (budgets)', () => {
   });
 });
 
-describe('the dwell rule and the range queries (versus-stable.ts)', () => {
+describe('the dwell rule and the range queries of releases started before the sequential tests (versus-stable.ts)', () => {
   const demo = loadPlanFile(path.join(__dirname, '../../plans/demo.yaml'));
-  const STEP = 2000; // demo: one sample per track every 2 s, minimum 8, stages of 15 s, extension 15 s
+  const STEP = 2000; // the demo's recorded plans: one sample per track every 2 s, minimum 8, stages of 15 s
+  /** A plan as such a release recorded it: canary.versusStable with step and significance, range queries with $step. */
+  const recorded = (p: ReleasePlan, step: number): ReleasePlan => ({
+    ...p,
+    canary: { ...p.canary, versusStable: { ...LEGACY_SETTINGS, step } as unknown as ReleasePlan['canary']['versusStable'] },
+    signals: p.signals.map((s) => (s.versusStable ? { ...s, versusStable: { query: s.query.replaceAll('$rate', '$step'), maxIncrease: s.versusStable.maxIncrease } as unknown as typeof s.versusStable } : s)),
+  });
+  const legacyDemo = { ...recorded(demo, STEP), canary: { ...recorded(demo, STEP).canary, stages: demo.canary.stages.map((s) => ({ ...s, duration: 15_000 })), maxDwellExtension: 15_000 } };
 
   it('counts one sample per whole step after the stage began', () => {
     expect([samplesBy(0, STEP, 1999), samplesBy(0, STEP, 2000), samplesBy(0, STEP, 15_000)]).toEqual([0, 1, 7]);
   });
 
   it('a 15 s stage needs 16 s for 8 samples: it may extend, and stops waiting once the extension is spent', () => {
-    const extension = demo.canary.maxDwellExtension;
-    expect(dwellState(demo, 0, 15_000, 14_000)).toEqual({ stageOver: false, dwellExtensionOver: false, extensionSpent: false });
-    expect(dwellState(demo, 0, 15_000, 15_500)).toEqual({ stageOver: true, dwellExtensionOver: false, extensionSpent: false });
-    expect(dwellState(demo, 0, 15_000, 15_000 + extension)).toEqual({ stageOver: true, dwellExtensionOver: true, extensionSpent: true });
+    const extension = legacyDemo.canary.maxDwellExtension;
+    expect(dwellState(legacyDemo, 0, 15_000, 14_000)).toEqual({ stageOver: false, dwellExtensionOver: false, extensionSpent: false });
+    expect(dwellState(legacyDemo, 0, 15_000, 15_500)).toEqual({ stageOver: true, dwellExtensionOver: false, extensionSpent: false });
+    expect(dwellState(legacyDemo, 0, 15_000, 15_000 + extension)).toEqual({ stageOver: true, dwellExtensionOver: true, extensionSpent: true });
   });
 
   it('does not wait when the minimum is out of reach within the extension (1 m steps in a 15 s stage)', () => {
-    expect(dwellState(plan, 0, 900_000, 900_000)).toEqual({ stageOver: true, dwellExtensionOver: false, extensionSpent: false });
-    const compressed = loadPlanFile(path.join(__dirname, '../fixtures/plans/workflow-test.yaml'));
-    const end = compressed.canary.stages[0]!.duration;
-    expect(dwellState(compressed, 0, end, end)).toMatchObject({ stageOver: true, dwellExtensionOver: true });
+    expect(dwellState(recorded(plan, 60_000), 0, 900_000, 900_000)).toEqual({ stageOver: true, dwellExtensionOver: false, extensionSpent: false });
+    expect(dwellState(legacyDemo, 0, 15_000, 15_000)).toMatchObject({ stageOver: true, dwellExtensionOver: false });
+    expect(dwellState(recorded(demo, 60_000), 0, 15_000, 15_000)).toMatchObject({ stageOver: true, dwellExtensionOver: true });
   });
 
   it('renders a canary and a stable range query per compared signal, $step filled in, from one step into the stage', () => {
-    const queries = rangeQueries(demo, Date.parse(AT), Date.parse(AT) + 20_000);
+    const queries = rangeQueries(legacyDemo, Date.parse(AT), Date.parse(AT) + 20_000);
     expect(queries.map((q) => q.key)).toEqual(['api_p95_latency:canary', 'api_p95_latency:stable', 'error_rate_5xx:canary', 'error_rate_5xx:stable']);
     expect(queries[1]).toMatchObject({ start: '2025-01-01T00:00:02.000Z', end: '2025-01-01T00:00:20.000Z', stepSeconds: 2 });
     expect(queries[1]!.query).toContain('track="stable"}[2s]');
@@ -596,13 +724,20 @@ describe('plan validation of the judgment fields', () => {
     expect(problems(trigger({ samples: { query: 'sum(y_total)', minimum: 0, significance: 0.01 } }))).toBe('');
   });
 
-  it('$step belongs to comparison queries only, and a comparison needs canary.versusStable', () => {
+  it('a comparison names its test and queries, $le only in a bucket, buckets rising, and needs canary.versusStable', () => {
     const signals = plan.signals.map((s) => ({ id: s.id, title: s.title, short: s.short, query: s.query, unit: s.unit, scale: s.scale, pass: s.pass }));
     const withStep = [{ ...signals[0], query: 'sum(rate(x_total[$step]))' }, ...signals.slice(1)];
     expect(problems({ signals: withStep })).toContain('signals[0].query: unknown query placeholder $step');
-    const compared = [{ ...signals[0], versusStable: { maxIncrease: 25 } }, ...signals.slice(1)];
-    expect(problems({ signals: compared })).toBe('');
-    expect(problems({ signals: compared, canary: { versusStable: undefined } })).toContain('signals[0].versusStable: needs canary.versusStable');
+    const errors = { test: 'errors', events: 'sum(increase(e_total{track="$track"}[$rate]))', requests: 'sum(increase(r_total{track="$track"}[$rate]))', maxIncrease: 50 };
+    const compared = (versusStable: Record<string, unknown>) => [{ ...signals[0], versusStable }, ...signals.slice(1)];
+    expect(problems({ signals: compared(errors) })).toBe('');
+    expect(problems({ signals: compared({ maxIncrease: 25 }) })).toContain('signals[0].versusStable.test');
+    expect(problems({ signals: compared({ ...errors, events: 'sum(e_total{le="$le"})' }) })).toContain('signals[0].versusStable.events: unknown query placeholder $le');
+    const latency = { test: 'latency', bucket: 'sum(increase(b{track="$track",le="$le"}[$rate]))', buckets: ['0.1', '0.25'], requests: errors.requests, sum: 'sum(increase(s{track="$track"}[$rate]))', maxIncrease: 25 };
+    expect(problems({ signals: compared(latency) })).toBe('');
+    expect(problems({ signals: compared({ ...latency, buckets: ['0.25', '0.1'] }) })).toContain('signals[0].versusStable.buckets[1]: 0.1 does not rise above 0.25');
+    expect(problems({ signals: compared({ ...latency, buckets: ['+Inf'] }) })).toContain('signals[0].versusStable.buckets[0]: a bucket bound as the le label spells it');
+    expect(problems({ signals: compared(errors), canary: { versusStable: undefined } })).toContain('signals[0].versusStable: needs canary.versusStable');
   });
 });
 

@@ -33,7 +33,7 @@ test('the card carries every stage, signal threshold and trigger of the plan', (
   for (const s of plan.signals) expect(card).toContain(`| ${s.title} | ${passRule(s)} |`);
   for (const t of plan.triggers) expect(card).toContain(`| ${t.title} | ${t.group} |`);
   expect(passRule(plan.signals.find((s) => s.id === 'api_p95_latency')!)).toBe('≤ 200ms');
-  expect(passRule(plan.signals.find((s) => s.id === 'csp_violations')!)).toBe('≤ baseline + 10% (at least 5/min)');
+  expect(passRule(plan.signals.find((s) => s.id === 'csp_violations')!)).toBe('≤ baseline + 10% (at least 1/kreq)');
 });
 
 test('the card gives the command for each gate decision and for rollback, on this release', () => {

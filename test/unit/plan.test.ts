@@ -49,7 +49,7 @@ describe('the shipped v1.4.0 plan reproduces the run-of-show', () => {
       ['risk_block_rate', '<', '0.5', '/min', '1', null, null],
       ['idempotency_conflicts', '<=', '1', '%', '100', null, null],
       // baseline + 10 %
-      ['csp_violations', '<=', '10', '/min', '1', 'baseline', '5'],
+      ['csp_violations', '<=', '10', '/kreq', '1', 'baseline', '1'],
       ['eventloop_lag_p95', '<=', '50', 'ms', '1000', null, null],
       ['gc_pause_avg', '<=', '20', 'ms', '1000', null, null],
     ]);

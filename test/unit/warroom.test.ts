@@ -24,7 +24,7 @@ const SPEC_SHAPE = /^\+\d{2,}:\d{2} \| Stage \d+ \(\d+%\) \| (?:[a-z0-9]+=\S+ )*
 describe('warRoomLine', () => {
   it('writes the spec line: time, stage, every signal, the pass count and the IC call', () => {
     const text = line({ elapsedMs: 3 * 60_000 });
-    expect(text).toBe('+03:00 | Stage 1 (1%) | p95=142ms 5xx=0.2% ws=8s risk=0.1/min idemp=0.1% csp=3/min eloop=12ms gc=8ms | 8/8 PASS | IC: Proceed');
+    expect(text).toBe('+03:00 | Stage 1 (1%) | p95=142ms 5xx=0.2% ws=8s risk=0.1/min idemp=0.1% csp=3/kreq eloop=12ms gc=8ms | 8/8 PASS | IC: Proceed');
     expect(text).toMatch(SPEC_SHAPE);
   });
 
@@ -33,7 +33,7 @@ describe('warRoomLine', () => {
       elapsedMs: 65_500, stageIndex: 2, traffic: 25, action: 'rollback',
       evaluations: evaluations({ api_p95_latency: { outcome: 'breach', value: '412.6' } }),
     });
-    expect(text).toBe('+01:05 | Stage 3 (25%) | p95=413ms! 5xx=0.2% ws=8s risk=0.1/min idemp=0.1% csp=3/min eloop=12ms gc=8ms | 7/8 NOT CLEAN | IC: Roll back');
+    expect(text).toBe('+01:05 | Stage 3 (25%) | p95=413ms! 5xx=0.2% ws=8s risk=0.1/min idemp=0.1% csp=3/kreq eloop=12ms gc=8ms | 7/8 NOT CLEAN | IC: Roll back');
     expect(text).toMatch(SPEC_SHAPE);
   });
 
@@ -56,7 +56,7 @@ describe('warRoomLine', () => {
       }),
     });
     expect(text).toContain(' 5xx=10%? ');
-    expect(text).toContain(' csp=3/min? ');
+    expect(text).toContain(' csp=3/kreq? ');
     expect(text).toContain('| 6/8 GATHERING | IC: Extend dwell, waiting for samples');
     expect(text).toMatch(SPEC_SHAPE);
   });
