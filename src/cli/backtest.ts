@@ -53,6 +53,7 @@ export function formatBacktest(plan: ReleasePlan, r: BacktestResult, source: { p
     `window ${r.from} to ${r.to} (${formatDuration(ms(r.to) - ms(r.from))}): stage ${firstStage} begins at --from, each next stage when the one before proceeds; one evaluation every ${formatDuration(r.evaluationIntervalMs)}${plan.timeScale === 1 ? '' : ` (the plan's durations at its time scale ${readable(plan.timeScale)})`}`,
     `baseline (for relative thresholds): the stable track at ${r.baseline.at}: ${baseline}`,
   ];
+  if (r.baseline.values.every((b) => b.value === null)) lines.push(`warning: stable has no value for any signal at --from: is ${r.service} recorded in this window?`);
   if (compared.length) lines.push(`not replayed: canary versus stable over range queries (${compared.join(', ')})`);
   lines.push('', 'timeline:');
   let stage = 0;
