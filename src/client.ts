@@ -20,6 +20,10 @@ import { registerSearchAttributesCommand } from './workflows/visibility';
 import { previewRollback } from './cli/rollback-preview';
 import { verifyAnchors } from './cli/verify-anchors';
 import { ANCHORS_FILE } from './adapters/ledger/mirror';
+import { createPrometheusProvider } from './adapters/metrics/prometheus';
+import { requireHttpUrl } from './adapters/http';
+import { backtest } from './judge/backtest';
+import { formatBacktest, parseTime } from './cli/backtest';
 
 /** Who is acting: --as, else SPARK_RELEASE_USER, else the OS user. */
 function actor(as: string | undefined): string {
@@ -316,6 +320,46 @@ export function buildCli(print: (line: string) => void = console.log, printError
       const card = renderOperatorCard(plan, { planFile: file, release: releaseId(plan.service, plan.version) });
       if (opts.out) fs.writeFileSync(opts.out, card);
       else print(card.trimEnd());
+    });
+
+  program
+    .command('judge')
+    .description("the canary's judgment outside a release")
+    .command('backtest')
+    .description("replay a plan's canary judgment over a past window of Prometheus: the evaluation timeline and the verdict it would have reached")
+    .requiredOption('--plan <file>', 'release plan (YAML)')
+    .requiredOption('--from <time>', 'start of the window, where the first stage begins: ISO-8601 (2025-03-03T12:00:00Z) or relative (-2h, now-90m)')
+    .requiredOption('--to <time>', 'end of the window: ISO-8601, relative, or now')
+    .option('--prometheus <url>', 'Prometheus to read (default: $PROMETHEUS_URL or http://127.0.0.1:9090)')
+    .option('--stage <n>', 'the stage the window begins in (default 1)', stageNumber)
+    .option('--json', 'print the whole replay as JSON (raw values)')
+    .action(async (opts: { plan: string; from: string; to: string; prometheus?: string; stage?: number; json?: boolean }) => {
+      let plan;
+      try {
+        plan = loadPlanFileWith(opts.plan, {});
+      } catch (err) {
+        if (err instanceof PlanError) throw new ReleaseCommandError(`--plan: ${err.message}`);
+        throw err;
+      }
+      const now = Date.now();
+      const from = parseTime(opts.from, '--from', now);
+      const to = parseTime(opts.to, '--to', now);
+      if (to <= from) throw new ReleaseCommandError(`--to: ${new Date(to).toISOString()} is not after --from ${new Date(from).toISOString()}`);
+      if (to > now) throw new ReleaseCommandError(`--to: ${new Date(to).toISOString()} is in the future; a backtest replays what Prometheus has recorded`);
+      const stages = plan.canary.stages.length;
+      if (opts.stage !== undefined && opts.stage > stages) throw new ReleaseCommandError(`--stage: the plan has ${stages} canary stages, not ${opts.stage}`);
+      const url = opts.prometheus ?? loadConfig().prometheusUrl;
+      try {
+        requireHttpUrl(url, '--prometheus');
+      } catch (err) {
+        throw new ReleaseCommandError((err as Error).message);
+      }
+      const metrics = createPrometheusProvider({ baseUrl: url, timeoutMs: plan.metrics.queryTimeout });
+      // Every evaluation of an unreachable Prometheus would be a query error: say so once instead.
+      const probe = await metrics.instant('vector(1)', new Date(from));
+      if (probe.kind === 'query-error') throw new ReleaseCommandError(`--prometheus: ${probe.message}`);
+      const result = await backtest({ plan, metrics, from, to, firstStage: (opts.stage ?? 1) - 1 });
+      print(opts.json ? JSON.stringify(result, null, 2) : formatBacktest(plan, result, { planFile: opts.plan, prometheus: url }));
     });
 
   program

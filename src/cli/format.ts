@@ -3,7 +3,8 @@ import type { ReleaseStatus } from '../workflows/messages';
 import { readableEvidence } from '../workflows/decide';
 import { formatValue } from '../workflows/warroom';
 
-function table(rows: string[][]): string[] {
+/** Rows as aligned columns (the first row is the header). */
+export function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
 }

@@ -87,6 +87,7 @@ export function renderOperatorCard(plan: ReleasePlan, opts: CardOptions): string
     '## Start',
     '```sh',
     `${cli} plan check ${opts.planFile}`,
+    `${cli} judge backtest --plan ${opts.planFile} --from <a past release's start> --to <its end>   # the verdict this plan would have reached`,
     `${cli} start ${opts.planFile} --as <you> [--dry-run]     # release ${r}`,
     `${cli} watch ${r}`,
     '```',

@@ -2,7 +2,7 @@
 // must not disturb the shared one (scripts/services.sh): they scrape their own
 // targets, and may stop and restart it to simulate an outage. The data directory
 // survives a restart, as a real server's would.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -33,6 +33,10 @@ export interface OwnPrometheusOptions {
   port?: number;
   /** Rule files to load (absolute paths), evaluated at the scrape interval. */
   ruleFiles?: string[];
+  /** A directory of TSDB blocks (e.g. from promtool) copied into the data directory before the first start. */
+  blocks?: string;
+  /** --storage.tsdb.retention.time; recorded blocks may be older than the default 15 days. */
+  retention?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -65,6 +69,7 @@ export async function startOwnPrometheus(opts: OwnPrometheusOptions): Promise<Ow
     scrape_configs: Object.entries(opts.jobs).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets }] })),
   };
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify(config));
+  if (opts.blocks) fs.cpSync(opts.blocks, path.join(dir, 'data'), { recursive: true });
   const binary = path.join(loadConfig().toolsBin, 'prometheus');
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
@@ -76,6 +81,7 @@ export async function startOwnPrometheus(opts: OwnPrometheusOptions): Promise<Ow
       `--config.file=${path.join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
+      ...(opts.retention ? [`--storage.tsdb.retention.time=${opts.retention}`] : []),
     ], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     child = proc;
@@ -110,4 +116,20 @@ export async function startOwnPrometheus(opts: OwnPrometheusOptions): Promise<Ow
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A Prometheus that scrapes nothing and serves recorded series: `openMetrics` (OpenMetrics text with
+ * timestamps, ending in `# EOF`) turned into blocks by `promtool tsdb create-blocks-from openmetrics`.
+ */
+export async function startRecordedPrometheus(openMetrics: string): Promise<OwnPrometheus> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-recorded-'));
+  try {
+    const input = path.join(dir, 'recorded.om');
+    fs.writeFileSync(input, openMetrics);
+    execFileSync(path.join(loadConfig().toolsBin, 'promtool'), ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', input, path.join(dir, 'blocks')], { stdio: 'pipe' });
+    return await startOwnPrometheus({ jobs: {}, blocks: path.join(dir, 'blocks'), retention: '100y' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
