@@ -48,14 +48,23 @@ export function sealRecord(
   prev: { seq: number; chainHash: string } | undefined,
   recordedAt: string,
 ): EvidenceRecord {
-  const unsealed = {
-    ...input,
+  // Field by field rather than spread: sealing is a bulk load's main cost in JavaScript, and spreads are ~2x slower.
+  const record: EvidenceRecord = {
+    release: input.release,
+    runId: input.runId,
+    key: input.key,
+    file: input.file,
+    kind: input.kind,
+    body: input.body,
+    mode: input.mode,
     seq: prev ? prev.seq + 1 : 1,
     prevHash: prev ? prev.chainHash : GENESIS_HASH,
     bodySha256: sha256Hex(input.body),
     recordedAt,
+    chainHash: '',
   };
-  return { ...unsealed, chainHash: chainHash(unsealed) };
+  record.chainHash = chainHash(record);
+  return record;
 }
 
 /**
