@@ -3,7 +3,10 @@
 // transaction-scoped advisory lock on the release, so seq is 1..n without gaps
 // however many processes write.
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Pool, type PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
 import { sealRecord, verifyChainBatches } from './chain';
 import {
@@ -14,7 +17,17 @@ import {
   type EvidenceRecord,
 } from './ledger';
 import { migrate } from './migrate';
-import { ANCHORS_FILE, mirrorNameProblem, SEAL_FILE, syncMirrorDir, type MirrorRow, type MirrorSource } from './mirror';
+import {
+  ANCHORS_FILE,
+  mirrorNameProblem,
+  prepareHashes,
+  rowsShown,
+  SEAL_FILE,
+  syncMirrorDir,
+  type MirrorRow,
+  type MirrorSource,
+  type PreparedHashes,
+} from './mirror';
 
 export interface PostgresLedgerOptions {
   databaseUrl: string;
@@ -92,8 +105,13 @@ export class PostgresLedger implements EvidenceLedger {
     if (other) {
       throw new EvidenceInputError(`appendMany takes one release at a time, got ${release} and ${other.release}`);
     }
-    const records = await inTransaction(this.pool, 'BEGIN', (client) => recordInOrder(client, release, parsed));
-    await this.syncMirror(release, 'incremental');
+    let ahead: Promise<PreparedHashes> | undefined;
+    const { records, fresh } = await inTransaction(this.pool, 'BEGIN', (client) =>
+      recordInOrder(client, release, parsed, (rows) => {
+        ahead = prepareHashes(path.join(this.evidenceDir, release), rows);
+      }),
+    );
+    await this.mirrorPass(release, 'incremental', fresh, await ahead);
     return records;
   }
 
@@ -120,9 +138,22 @@ export class PostgresLedger implements EvidenceLedger {
   async syncMirror(release: string, pass: 'full' | 'incremental' = 'full'): Promise<string[]> {
     const problem = mirrorNameProblem(release);
     if (problem) throw new EvidenceInputError(`release ${JSON.stringify(release)}: ${problem}`);
+    return this.mirrorPass(release, pass, [], undefined);
+  }
+
+  /**
+   * `recorded`: records this process just committed, in seq order, so the pass
+   * need not read them back; `ahead`: their append files' digests, worked out during the commit.
+   */
+  private mirrorPass(
+    release: string,
+    pass: 'full' | 'incremental',
+    recorded: readonly EvidenceRecord[],
+    ahead: PreparedHashes | undefined,
+  ): Promise<string[]> {
     return inTransaction(this.pool, 'BEGIN', async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.mirror, release]);
-      return syncMirrorDir(path.join(this.evidenceDir, release), mirrorSource(client, release), pass);
+      return syncMirrorDir(path.join(this.evidenceDir, release), mirrorSource(client, release, recorded), pass, ahead);
     });
   }
 
@@ -149,7 +180,7 @@ export async function verifyRelease(
   );
 }
 
-function mirrorSource(client: PoolClient, release: string): MirrorSource {
+function mirrorSource(client: PoolClient, release: string, recorded: readonly EvidenceRecord[]): MirrorSource {
   return {
     async position(seq) {
       const { rows } = await client.query<{ seq: number | null; chainHash: string | null; chainHashAt: string | null }>(
@@ -166,6 +197,8 @@ function mirrorSource(client: PoolClient, release: string): MirrorSource {
       };
     },
     async rows({ after, upTo, file }) {
+      // Records are never changed once committed: the ones at hand are what a read would return.
+      if (file === undefined && recorded[0]?.seq === after + 1 && recorded.at(-1)!.seq === upTo) return rowsShown(recorded);
       // Only the bodies a file shows: every append record, the latest replace record up to upTo.
       const { rows } = await client.query<MirrorRow>(
         `SELECT seq, file, mode, body FROM evidence e
@@ -192,11 +225,16 @@ async function* recordBatches(client: PoolClient, release: string, batchSize: nu
   }
 }
 
+/**
+ * `records` answers every input in order; `fresh` holds the ones this call
+ * stored, in seq order, also handed to `whileStoring` just before their INSERT is sent.
+ */
 async function recordInOrder(
   client: PoolClient,
   release: string,
   inputs: Required<EvidenceInput>[],
-): Promise<EvidenceRecord[]> {
+  whileStoring: (fresh: readonly EvidenceRecord[]) => void,
+): Promise<{ records: EvidenceRecord[]; fresh: EvidenceRecord[] }> {
   // Waits for every other append to this release; released at COMMIT/ROLLBACK.
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.append, release]);
   const { rows } = await client.query<{ recordedAt: string; seq: number | null; chainHash: string | null }>(
@@ -247,19 +285,27 @@ async function recordInOrder(
     records.push(candidate);
     head = candidate;
   }
-  if (fresh.length === 0) return records;
-  const column = (field: keyof EvidenceRecord) => fresh.map((record) => record[field]);
-  // No RETURNING: the sealed records are what was stored (recordedAt came from the server, in its text form).
-  await client.query(
-    `INSERT INTO evidence (release, seq, run_id, key, file, kind, mode, body, body_sha256, prev_hash, chain_hash, recorded_at)
-     SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                             $9::text[], $10::text[], $11::text[], $12::timestamptz[])`,
-    [
-      release, column('seq'), column('runId'), column('key'), column('file'), column('kind'), column('mode'),
-      column('body'), column('bodySha256'), column('prevHash'), column('chainHash'), column('recordedAt'),
-    ],
-  );
-  return records;
+  if (fresh.length === 0) return { records, fresh };
+  whileStoring(fresh);
+  // COPY: PostgreSQL takes it ~15% faster than one INSERT of unnest()ed arrays (docs/benchmarks.md).
+  // The sealed records are what was stored (recordedAt came from the server, in its text form).
+  const lines = fresh.map((record) => COPY_COLUMNS.map(([, field]) => copyText(String(record[field]))).join('\t'));
+  const copy = `COPY evidence (${COPY_COLUMNS.map(([column]) => column).join(', ')}) FROM STDIN`;
+  await pipeline(Readable.from([`${lines.join('\n')}\n`]), client.query(copyFrom(copy)));
+  return { records, fresh };
+}
+
+/** The columns a COPY into evidence fills, each with the record field it takes. */
+const COPY_COLUMNS: readonly (readonly [string, keyof EvidenceRecord])[] = [
+  ['release', 'release'], ['seq', 'seq'], ['run_id', 'runId'], ['key', 'key'], ['file', 'file'], ['kind', 'kind'],
+  ['mode', 'mode'], ['body', 'body'], ['body_sha256', 'bodySha256'], ['prev_hash', 'prevHash'],
+  ['chain_hash', 'chainHash'], ['recorded_at', 'recordedAt'],
+];
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+/** A field in COPY's text format: backslash, tab, newline and carriage return escaped, the rest literal. */
+function copyText(value: string): string {
+  return value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!);
 }
 
 /** The stored record when `candidate` re-sends it unchanged; a conflict names what differs. */
