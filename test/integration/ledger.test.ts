@@ -315,6 +315,23 @@ describe('append-only table and chain verification', () => {
     ]);
   });
 
+  it('stores and verifies, byte for byte, what COPY escapes or could misread, and releases named with quotes', async () => {
+    const release = `${newRelease('copy')}-o'brien`;
+    const awkward = ['tab\there', 'back\\slash \\N \\. \\t', 'cr\r\nlf\n', '\\.', 'é ✓ 😀 \u0001\u007f', ''];
+    const stored = await ledger.appendMany(
+      awkward.map((body, i) => evidence(release, `key\t${i}\\`, { file: 'awkward_log.txt', mode: 'append', body })),
+    );
+    const listed = await ledger.list(release);
+    expect(listed).toEqual(stored);
+    expect(listed.map((record) => record.body)).toEqual(awkward);
+    expect(listed.map((record) => record.bodySha256)).toEqual(awkward.map((body) => sha256Hex(body)));
+    await expect(ledger.verify(release)).resolves.toMatchObject({ ok: true, records: awkward.length });
+    await expect(ledger.verify(`${release}' OR true --`)).resolves.toEqual({ release: `${release}' OR true --`, records: 0, ok: true });
+    expect(await readFile(path.join(evidenceDir, release, 'awkward_log.txt'), 'utf8')).toBe(
+      awkward.map((body) => (body.endsWith('\n') ? body : `${body}\n`)).join(''),
+    );
+  });
+
   it('verifies 10,000 records in batches and finds a break near the end', async () => {
     const release = newRelease('bulk');
     const records: EvidenceRecord[] = [];

@@ -37,7 +37,7 @@ export interface CopyRow {
  */
 export async function* copyOut<T>(client: PoolClient, statement: string, decode: (row: CopyRow) => T): AsyncGenerator<T[]> {
   const chunks = (client.query(copyTo(statement)) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const rows = new BinaryRows();
+  const rows = new BinaryCopyRows();
   let complete = false;
   try {
     for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
@@ -57,7 +57,8 @@ export async function* copyOut<T>(client: PoolClient, statement: string, decode:
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const HEADER = SIGNATURE.length + 8;
 
-class BinaryRows implements CopyRow {
+/** Decodes binary COPY output fed in chunks split anywhere. */
+export class BinaryCopyRows implements CopyRow {
   private pending: Buffer = Buffer.alloc(0);
   private headerRead = false;
   private ended = false;
@@ -67,16 +68,18 @@ class BinaryRows implements CopyRow {
   private lengths = new Int32Array(16);
   fields = 0;
 
+  /** The rows that `chunk` completes, through `decode`. */
   take<T>(chunk: Buffer, decode: (row: CopyRow) => T): T[] {
     const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     const out: T[] = [];
     let at = 0;
     if (!this.headerRead) {
+      const seen = Math.min(data.length, SIGNATURE.length);
+      if (!data.subarray(0, seen).equals(SIGNATURE.subarray(0, seen))) throw new Error('COPY output is not in the binary format');
       if (data.length < HEADER || data.length < HEADER + data.readInt32BE(HEADER - 4)) {
         this.pending = data;
         return out;
       }
-      if (!data.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw new Error('COPY output is not in the binary format');
       at = HEADER + data.readInt32BE(HEADER - 4);
       this.headerRead = true;
     }
@@ -116,6 +119,7 @@ class BinaryRows implements CopyRow {
     return p;
   }
 
+  /** Throws unless the output seen so far is whole (header, rows, trailer). */
   finish(): void {
     if (!this.ended || this.pending.length > 0) throw new Error('COPY output ended inside a row or without its trailer');
   }
