@@ -115,7 +115,7 @@ describe('verifyChain', () => {
     const asBytes = records.map((record) => ({ ...record, body: Buffer.from(record.body, 'utf8') }));
     expect(verifyChain(RELEASE, asBytes)).toEqual(verifyChain(RELEASE, records));
     const changed = Buffer.from(asBytes[4]!.body);
-    changed[changed.length - 1] ^= 1;
+    changed[changed.length - 1]! ^= 1;
     asBytes[4] = { ...asBytes[4]!, body: changed };
     expect(verifyChain(RELEASE, asBytes).firstBroken).toMatchObject({ seq: 5, problem: 'body hash mismatch' });
   });
