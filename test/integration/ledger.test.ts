@@ -91,9 +91,9 @@ describe('migrate', () => {
   it('applies every migration exactly once when two processes run it at the same time', async () => {
     await withScratchSchema(async ([first, second], schema) => {
       const applied = await Promise.all([migrate(first), migrate(second)]);
-      expect(applied.flat()).toEqual(['001_evidence.sql']);
-      const { rows } = await admin.query(`SELECT name FROM ${schema}.schema_migrations`);
-      expect(rows).toEqual([{ name: '001_evidence.sql' }]);
+      expect(applied.flat()).toEqual(['001_evidence.sql', '002_evidence_hex_checks.sql']);
+      const { rows } = await admin.query(`SELECT name FROM ${schema}.schema_migrations ORDER BY name`);
+      expect(rows).toEqual([{ name: '001_evidence.sql' }, { name: '002_evidence_hex_checks.sql' }]);
       const tables = await admin.query(
         `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
         [schema],
@@ -252,6 +252,31 @@ describe('append-only table and chain verification', () => {
     await expect(ledger.verify(release)).resolves.toMatchObject({ ok: true, records: 5 });
   });
 
+  it('takes only 64 lower-case hex digits in the hash columns', async () => {
+    const hex = 'a'.repeat(63);
+    const insert = (column: 'body_sha256' | 'prev_hash' | 'chain_hash', value: string) =>
+      `INSERT INTO evidence (release, seq, run_id, key, file, kind, mode, body, body_sha256, prev_hash, chain_hash, recorded_at)
+       SELECT '${newRelease('hex')}', 1, 'r', 'k', 'f.txt', 'note', 'replace', 'b', h.body_sha256, h.prev_hash, h.chain_hash, '2026-01-01T00:00:00Z'
+         FROM (SELECT repeat('0', 64) AS body_sha256, repeat('0', 64) AS prev_hash, repeat('0', 64) AS chain_hash) AS h0,
+              LATERAL (SELECT ${['body_sha256', 'prev_hash', 'chain_hash'].map((c) => (c === column ? `$1::text AS ${c}` : `h0.${c}`)).join(', ')}) AS h`;
+    const client = await admin.connect();
+    try {
+      for (const column of ['body_sha256', 'prev_hash', 'chain_hash'] as const) {
+        for (const value of [`${hex}A`, hex, `${hex}0f`, `${hex}g`, `${hex}\n`, `${hex}é`, '']) {
+          await client.query('BEGIN');
+          await expect(client.query(insert(column, value), [value])).rejects.toThrow(`violates check constraint "evidence_${column}_check"`);
+          await client.query('ROLLBACK');
+        }
+        // Rolled back: nothing is recorded.
+        await client.query('BEGIN');
+        await expect(client.query(insert(column, `${hex}f`), [`${hex}f`])).resolves.toMatchObject({ rowCount: 1 });
+        await client.query('ROLLBACK');
+      }
+    } finally {
+      client.release();
+    }
+  });
+
   it('verifies an intact chain and reports its head', async () => {
     const release = newRelease('intact');
     const records = await appendFive(release);
@@ -313,6 +338,23 @@ describe('append-only table and chain verification', () => {
     await expect(check(tampered)).resolves.toEqual([
       { seq: 3, key: 'check-3', seq_ok: true, body_ok: false, link_ok: true, chain_ok: true },
     ]);
+  });
+
+  it('stores and verifies, byte for byte, what COPY escapes or could misread, and releases named with quotes', async () => {
+    const release = `${newRelease('copy')}-o'brien`;
+    const awkward = ['tab\there', 'back\\slash \\N \\. \\t', 'cr\r\nlf\n', '\\.', 'é ✓ 😀 \u0001\u007f', ''];
+    const stored = await ledger.appendMany(
+      awkward.map((body, i) => evidence(release, `key\t${i}\\`, { file: 'awkward_log.txt', mode: 'append', body })),
+    );
+    const listed = await ledger.list(release);
+    expect(listed).toEqual(stored);
+    expect(listed.map((record) => record.body)).toEqual(awkward);
+    expect(listed.map((record) => record.bodySha256)).toEqual(awkward.map((body) => sha256Hex(body)));
+    await expect(ledger.verify(release)).resolves.toMatchObject({ ok: true, records: awkward.length });
+    await expect(ledger.verify(`${release}' OR true --`)).resolves.toEqual({ release: `${release}' OR true --`, records: 0, ok: true });
+    expect(await readFile(path.join(evidenceDir, release, 'awkward_log.txt'), 'utf8')).toBe(
+      awkward.map((body) => (body.endsWith('\n') ? body : `${body}\n`)).join(''),
+    );
   });
 
   it('verifies 10,000 records in batches and finds a break near the end', async () => {

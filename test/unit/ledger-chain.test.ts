@@ -110,6 +110,16 @@ describe('verifyChain', () => {
     expect(verifyChain(RELEASE, records)).toMatchObject({ ok: false, records: 3, head: { seq: 2 } });
   });
 
+  it('gives the same verdict for bodies given as their UTF-8 bytes, and finds a changed byte', () => {
+    const records = buildChain(6);
+    const asBytes = records.map((record) => ({ ...record, body: Buffer.from(record.body, 'utf8') }));
+    expect(verifyChain(RELEASE, asBytes)).toEqual(verifyChain(RELEASE, records));
+    const changed = Buffer.from(asBytes[4]!.body);
+    changed[changed.length - 1]! ^= 1;
+    asBytes[4] = { ...asBytes[4]!, body: changed };
+    expect(verifyChain(RELEASE, asBytes).firstBroken).toMatchObject({ seq: 5, problem: 'body hash mismatch' });
+  });
+
   it('finds a changed body whose body hash was recomputed as a chain mismatch at its seq', () => {
     const records = buildChain(5);
     records[2] = { ...records[2]!, body: 'forged', bodySha256: sha256Hex('forged') };

@@ -15,27 +15,25 @@ export type ChainFields = Pick<
   'prevHash' | 'release' | 'runId' | 'seq' | 'key' | 'file' | 'kind' | 'mode' | 'bodySha256' | 'recordedAt'
 >;
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+/** Of a text's UTF-8 encoding, or of bytes as they are. */
+export function sha256Hex(data: string | Uint8Array): string {
+  const hash = createHash('sha256');
+  return (typeof data === 'string' ? hash.update(data, 'utf8') : hash.update(data)).digest('hex');
 }
+
+/** A record as verification reads it: the body may come as its UTF-8 bytes, hashed without decoding. */
+export type StoredRecord = Omit<EvidenceRecord, 'body'> & { body: string | Uint8Array };
+
+const netstring = (field: string) => `${Buffer.byteLength(field, 'utf8')}:${field},`;
 
 /** Netstring encoding (`<byte length>:<bytes>,`) of every field: no separator can be forged. */
 export function chainPreimage(fields: ChainFields): string {
-  return [
-    CHAIN_FORMAT,
-    fields.prevHash,
-    fields.release,
-    fields.runId,
-    String(fields.seq),
-    fields.key,
-    fields.file,
-    fields.kind,
-    fields.mode,
-    fields.bodySha256,
-    fields.recordedAt,
-  ]
-    .map((field) => `${Buffer.byteLength(field, 'utf8')}:${field},`)
-    .join('');
+  // One concatenation, not an array joined: every record of a bulk load and of a verification passes here.
+  return (
+    netstring(CHAIN_FORMAT) + netstring(fields.prevHash) + netstring(fields.release) + netstring(fields.runId) +
+    netstring(String(fields.seq)) + netstring(fields.key) + netstring(fields.file) + netstring(fields.kind) +
+    netstring(fields.mode) + netstring(fields.bodySha256) + netstring(fields.recordedAt)
+  );
 }
 
 export function chainHash(fields: ChainFields): string {
@@ -48,14 +46,23 @@ export function sealRecord(
   prev: { seq: number; chainHash: string } | undefined,
   recordedAt: string,
 ): EvidenceRecord {
-  const unsealed = {
-    ...input,
+  // Field by field rather than spread: sealing is a bulk load's main cost in JavaScript, and spreads are ~2x slower.
+  const record: EvidenceRecord = {
+    release: input.release,
+    runId: input.runId,
+    key: input.key,
+    file: input.file,
+    kind: input.kind,
+    body: input.body,
+    mode: input.mode,
     seq: prev ? prev.seq + 1 : 1,
     prevHash: prev ? prev.chainHash : GENESIS_HASH,
     bodySha256: sha256Hex(input.body),
     recordedAt,
+    chainHash: '',
   };
-  return { ...unsealed, chainHash: chainHash(unsealed) };
+  record.chainHash = chainHash(record);
+  return record;
 }
 
 /**
@@ -70,7 +77,7 @@ export class ChainVerifier {
   constructor(readonly release: string) {}
 
   /** Returns false once the chain is broken; later records are not checked. */
-  check(record: EvidenceRecord): boolean {
+  check(record: StoredRecord): boolean {
     if (this.broken) return false;
     this.checked += 1;
     const problem = this.problemOf(record);
@@ -89,7 +96,7 @@ export class ChainVerifier {
     return outcome;
   }
 
-  private problemOf(record: EvidenceRecord): { problem: ChainProblem; detail: string } | undefined {
+  private problemOf(record: StoredRecord): { problem: ChainProblem; detail: string } | undefined {
     if (record.release !== this.release) {
       return { problem: 'wrong release', detail: `record belongs to ${JSON.stringify(record.release)}` };
     }
@@ -121,7 +128,7 @@ export class ChainVerifier {
   }
 }
 
-export function verifyChain(release: string, records: Iterable<EvidenceRecord>): ChainVerification {
+export function verifyChain(release: string, records: Iterable<StoredRecord>): ChainVerification {
   const verifier = new ChainVerifier(release);
   for (const record of records) {
     if (!verifier.check(record)) break;
@@ -132,7 +139,7 @@ export function verifyChain(release: string, records: Iterable<EvidenceRecord>):
 /** Verifies batches as they arrive and stops pulling at the first broken link. */
 export async function verifyChainBatches(
   release: string,
-  batches: AsyncIterable<readonly EvidenceRecord[]>,
+  batches: AsyncIterable<readonly StoredRecord[]>,
 ): Promise<ChainVerification> {
   const verifier = new ChainVerifier(release);
   outer: for await (const batch of batches) {

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 import { sha256Hex } from './chain';
 import type { EvidenceRecord } from './ledger';
@@ -44,6 +45,13 @@ export interface MirrorSource {
   rows(range: { after: number; upTo: number; file?: string }): Promise<MirrorRow[]>;
 }
 
+/** What `MirrorSource.rows` returns for a range whose every record is at hand (in seq order). */
+export function rowsShown(records: readonly MirrorRow[]): MirrorRow[] {
+  const latest = new Map<string, number>();
+  for (const row of records) if (row.mode === 'replace') latest.set(row.file, row.seq);
+  return records.filter((row) => row.mode === 'append' || latest.get(row.file) === row.seq);
+}
+
 /** Why `name` cannot be a release directory or an evidence file name, or undefined when it can. */
 export function mirrorNameProblem(name: string): string | undefined {
   if (name === '') return 'must not be empty';
@@ -58,6 +66,11 @@ export function mirrorNameProblem(name: string): string | undefined {
 /** An append file's share of one record: the body, newline-terminated. */
 function line(body: string): string {
   return body.endsWith('\n') ? body : `${body}\n`;
+}
+
+/** What the records add to an append file. */
+function appended(rows: readonly MirrorRow[]): string {
+  return rows.map((row) => line(row.body)).join('');
 }
 
 /** Each file's mode and content, from records in seq order: a replace file its latest body, an append file every line. */
@@ -122,14 +135,20 @@ type MirrorState = z.infer<typeof stateSchema>;
  * the mirror shows and compares each file's content with the disk;
  * `incremental` goes on from the state file and falls back to `full` when there
  * is none or it describes another chain. Callers serialise passes per release.
+ * `ahead`: digests from prepareHashes, used where they match.
  */
-export async function syncMirrorDir(dir: string, source: MirrorSource, pass: 'full' | 'incremental'): Promise<string[]> {
+export async function syncMirrorDir(
+  dir: string,
+  source: MirrorSource,
+  pass: 'full' | 'incremental',
+  ahead?: PreparedHashes,
+): Promise<string[]> {
   const saved = pass === 'incremental' ? await readState(dir) : undefined;
   const { head, chainHashAt } = await source.position(saved?.state.seq ?? 0);
   if (!head) return [];
   await mkdir(dir, { recursive: true });
   if (!saved || chainHashAt !== saved.state.chainHash) return rebuild(dir, source, head);
-  return goOn(dir, source, saved, head);
+  return goOn(dir, source, saved, head, ahead);
 }
 
 interface Saved {
@@ -165,7 +184,7 @@ async function rebuild(dir: string, source: MirrorSource, head: LedgerHead): Pro
 }
 
 /** The records after the state's position: appended to their files, replace files rewritten, changed files rebuilt. */
-async function goOn(dir: string, source: MirrorSource, saved: Saved, head: LedgerHead): Promise<string[]> {
+async function goOn(dir: string, source: MirrorSource, saved: Saved, head: LedgerHead, ahead?: PreparedHashes): Promise<string[]> {
   const { state } = saved;
   const added = new Map<string, MirrorRow[]>();
   if (head.seq > state.seq) {
@@ -190,7 +209,7 @@ async function goOn(dir: string, source: MirrorSource, saved: Saved, head: Ledge
         const rebuilt = renderFiles(await source.rows({ after: 0, upTo: head.seq, file: name })).get(name);
         return rebuilt && writeWhole(target, rebuilt.mode, rebuilt.content);
       }
-      if (prior?.mode === 'append') return appendInPlace(target, prior.hash!, fresh.map((row) => line(row.body)).join(''));
+      if (prior?.mode === 'append') return appendInPlace(target, prior.hash!, appended(fresh), ahead?.get(name));
       // A replace file, or a file new since the state: the rows read hold its whole content.
       const { mode, content } = renderFiles(fresh).get(name)!;
       return writeWhole(target, mode, content);
@@ -250,13 +269,73 @@ async function fileState(target: string, mode: Mode, content: string): Promise<F
   return { mode, sha256: hash.hex(), hash: hash.state(), ...onDisk };
 }
 
+/**
+ * Append-file hash states worked out ahead of a pass, by file name: a pass takes
+ * one only when the file's saved state and the text it appends are these.
+ */
+export type PreparedHashes = ReadonlyMap<string, PreparedHash>;
+interface PreparedHash {
+  from: Sha256State;
+  text: string;
+  to: Sha256State;
+}
+
+/** Bytes hashed between turns of the event loop while preparing (~1 ms of JavaScript SHA-256). */
+const PREPARE_CHUNK = 64 * 1024;
+
+/**
+ * Carries each append file's saved hash state over what `rows` (the records
+ * right after the mirror's position, in seq order) will append, yielding to the
+ * event loop between chunks: started while those records are being committed, the
+ * JavaScript SHA-256 runs while PostgreSQL works instead of after it. Only a head
+ * start: anything unexpected yields no entry and the pass hashes for itself.
+ */
+export async function prepareHashes(dir: string, rows: readonly MirrorRow[]): Promise<PreparedHashes> {
+  const prepared = new Map<string, PreparedHash>();
+  const saved = await readState(dir).catch(() => undefined);
+  if (!saved || rows.length === 0 || saved.state.seq !== rows[0]!.seq - 1) return prepared;
+  const byFile = new Map<string, MirrorRow[]>();
+  for (const row of rows) {
+    if (row.mode !== 'append') continue;
+    const list = byFile.get(row.file);
+    if (list) list.push(row);
+    else byFile.set(row.file, [row]);
+  }
+  for (const [name, fileRows] of byFile) {
+    const from = saved.state.files[name]?.hash;
+    if (!from) continue;
+    try {
+      const hash = new Sha256(from);
+      const text = appended(fileRows);
+      const bytes = Buffer.from(text, 'utf8');
+      for (let at = 0; at < bytes.length; at += PREPARE_CHUNK) {
+        hash.update(bytes.subarray(at, at + PREPARE_CHUNK));
+        await nextTurn();
+      }
+      prepared.set(name, { from, text, to: hash.state() });
+    } catch {
+      // a state the pass will refuse or rebuild anyway
+    }
+  }
+  return prepared;
+}
+
+function sameHashState(a: Sha256State, b: Sha256State): boolean {
+  return a.words === b.words && a.pending === b.pending && a.bytes === b.bytes;
+}
+
 /** Appends `text` where the file ends; the digest goes on from the saved hash state over `text` only. */
-async function appendInPlace(target: string, saved: Sha256State, text: string): Promise<FileState> {
+async function appendInPlace(
+  target: string,
+  saved: Sha256State,
+  text: string,
+  ahead: PreparedHash | undefined,
+): Promise<FileState> {
   const handle = await open(target, 'a');
   try {
     await handle.writeFile(text, 'utf8');
     const s = await handle.stat({ bigint: true });
-    const hash = new Sha256(saved).update(text);
+    const hash = ahead && sameHashState(ahead.from, saved) && ahead.text === text ? new Sha256(ahead.to) : new Sha256(saved).update(text);
     return { mode: 'append', bytes: Number(s.size), sha256: hash.hex(), hash: hash.state(), ino: String(s.ino), mtimeNs: String(s.mtimeNs) };
   } finally {
     await handle.close();
