@@ -9,7 +9,7 @@
 # down    stops what `up` started (pid files and pg_ctl), nothing else
 # status  one line per service; exits 0 only if every named service answers
 # reset   down, then deletes the services' data
-# With no service named, the command applies to all of them.
+# With no service named, the command applies to all of them but temporal-pg (scripts/temporal-pg.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -19,6 +19,8 @@ SPARK_SERVICES_TIMEOUT="${SPARK_SERVICES_TIMEOUT:-90}"
 
 # PostgreSQL and pgBouncer first: their ports lie in the ephemeral range from which Temporal picks its internal ports.
 ALL_SERVICES=(postgres pgbouncer prometheus temporal)
+# Only when named: the PostgreSQL-backed Temporal server of scripts/temporal-pg.sh (builds it on first use).
+OPTIONAL_SERVICES=(temporal-pg)
 run="$SPARK_RUN_DIR"
 logs="$run/logs"
 bin="$SPARK_TOOLS_BIN"
@@ -281,9 +283,16 @@ temporal_status() {
 
 temporal_reset() { rm -rf "$temporal_dir"; }
 
+# ---------------------------------------------------------------- Temporal on PostgreSQL
+
+temporal-pg_up() { bash "$SPARK_ROOT/scripts/temporal-pg.sh" up; }
+temporal-pg_down() { bash "$SPARK_ROOT/scripts/temporal-pg.sh" down; }
+temporal-pg_status() { bash "$SPARK_ROOT/scripts/temporal-pg.sh" status; }
+temporal-pg_reset() { bash "$SPARK_ROOT/scripts/temporal-pg.sh" reset; }
+
 # ---------------------------------------------------------------- commands
 
-usage() { local IFS='|'; die "usage: $0 up|down|status|reset [${ALL_SERVICES[*]} ...]"; }
+usage() { local IFS='|'; die "usage: $0 up|down|status|reset [${ALL_SERVICES[*]}|${OPTIONAL_SERVICES[*]} ...]"; }
 
 command="${1:-}"
 [[ "$command" =~ ^(up|down|status|reset)$ ]] || usage
@@ -291,7 +300,7 @@ shift
 services=("$@")
 ((${#services[@]})) || services=("${ALL_SERVICES[@]}")
 for s in "${services[@]}"; do
-  [[ " ${ALL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s'; known: ${ALL_SERVICES[*]}"
+  [[ " ${ALL_SERVICES[*]} ${OPTIONAL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s'; known: ${ALL_SERVICES[*]} ${OPTIONAL_SERVICES[*]}"
 done
 mkdir -p "$logs"
 if [[ "$command" != status ]]; then
