@@ -30,6 +30,8 @@ TEMPORAL_SERVER_VERSION="${TEMPORAL_SERVER_VERSION:-$(cli_server_version)}"
 server_dir="$SPARK_ROOT/.tools/temporal-server"
 server_bin="$server_dir/bin/temporal-server"
 sql_tool="$server_dir/bin/temporal-sql-tool"
+# Real location of the PostgreSQL client binaries, as in scripts/services.sh.
+pg_bindir="$(dirname "$(readlink -f "$bin/initdb")")"
 
 dir="$run/temporal-pg"
 log="$logs/temporal-pg.log"
@@ -73,8 +75,7 @@ sql() {
 
 # True when database NAME exists in the cluster.
 database_exists() {
-  local psql; psql="$(dirname "$(readlink -f "$bin/initdb")")/psql"
-  [[ "$(PGPASSWORD="$SPARK_TEMPORAL_PG_PASSWORD" "$psql" -X -tA -h 127.0.0.1 -p "$SPARK_PG_PORT" \
+  [[ "$(PGPASSWORD="$SPARK_TEMPORAL_PG_PASSWORD" "$pg_bindir/psql" -X -tA -h 127.0.0.1 -p "$SPARK_PG_PORT" \
     -U "$SPARK_TEMPORAL_PG_USER" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$1'" 2>>"$log")" == 1 ]]
 }
 
@@ -92,6 +93,12 @@ migrate_database() {
 }
 
 # ---------------------------------------------------------------- server
+
+pg_isready_or_die() {
+  "$pg_bindir/pg_isready" -q -h 127.0.0.1 -p "$SPARK_PG_PORT" \
+    || die "PostgreSQL does not answer on 127.0.0.1:$SPARK_PG_PORT; start it first: bash scripts/services.sh up postgres"
+}
+
 
 server_ready() { temporal_cli_at "$address" operator cluster health 2>/dev/null | grep -q SERVING; }
 # Search attributes become listable some seconds after the namespace is described (caches refresh).
@@ -122,11 +129,6 @@ up() {
   fi
   register_search_attributes "$address" "namespace default" "$log"
   say "up: TEMPORAL_ADDRESS=$address"
-}
-
-pg_isready_or_die() {
-  "$(dirname "$(readlink -f "$bin/initdb")")/pg_isready" -q -h 127.0.0.1 -p "$SPARK_PG_PORT" \
-    || die "PostgreSQL does not answer on 127.0.0.1:$SPARK_PG_PORT; start it first: bash scripts/services.sh up postgres"
 }
 
 down() {
