@@ -18,3 +18,9 @@ export SPARK_DEMO_STABLE_PORT="${SPARK_DEMO_STABLE_PORT:-18081}"
 export SPARK_DEMO_CANARY_PORT="${SPARK_DEMO_CANARY_PORT:-18082}"
 export SPARK_DEMO_ROUTER_ADMIN_PORT="${SPARK_DEMO_ROUTER_ADMIN_PORT:-18089}"
 export SPARK_WORKER_METRICS_PORT="${SPARK_WORKER_METRICS_PORT:-9464}"
+# The PostgreSQL-backed Temporal server of scripts/temporal-pg.sh: its frontend port (the nine after it
+# are its other services'), its databases (<db> and <db>_visibility) and the role it connects as.
+export SPARK_TEMPORAL_PG_PORT="${SPARK_TEMPORAL_PG_PORT:-7243}"
+export SPARK_TEMPORAL_PG_DB="${SPARK_TEMPORAL_PG_DB:-temporal}"
+export SPARK_TEMPORAL_PG_USER="${SPARK_TEMPORAL_PG_USER:-spark}"
+export SPARK_TEMPORAL_PG_PASSWORD="${SPARK_TEMPORAL_PG_PASSWORD:-spark}"

@@ -9,7 +9,7 @@
 # down    stops what `up` started (pid files and pg_ctl), nothing else
 # status  one line per service; exits 0 only if every named service answers
 # reset   down, then deletes the services' data
-# With no service named, the command applies to all of them.
+# With no service named, the command applies to all of them but temporal-pg (scripts/temporal-pg.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -19,90 +19,14 @@ SPARK_SERVICES_TIMEOUT="${SPARK_SERVICES_TIMEOUT:-90}"
 
 # PostgreSQL and pgBouncer first: their ports lie in the ephemeral range from which Temporal picks its internal ports.
 ALL_SERVICES=(postgres pgbouncer prometheus temporal)
-# Search attributes the release workflow sets; registered in the "default" namespace.
-SEARCH_ATTRIBUTES=(SparkService=Keyword SparkVersion=Keyword SparkPhase=Keyword
-  SparkStage=Int SparkCanaryWeight=Int SparkVerdict=Keyword)
-
+# Only when named: the PostgreSQL-backed Temporal server of scripts/temporal-pg.sh (builds it on first use).
+OPTIONAL_SERVICES=(temporal-pg)
 run="$SPARK_RUN_DIR"
 logs="$run/logs"
 bin="$SPARK_TOOLS_BIN"
 temporal_port="${TEMPORAL_ADDRESS##*:}"
-
-say() { printf '[services] %s\n' "$*"; }
-die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
-
-# ---------------------------------------------------------------- helpers
-
-# True when something accepts TCP connections on 127.0.0.1:PORT.
-port_busy() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
-
-# Refuses to start SERVICE when a stranger already holds its PORT: we would talk to it by mistake.
-require_free_port() {
-  local port="$1" service="$2" holder=""
-  port_busy "$port" || return 0
-  command -v ss >/dev/null && holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:.*' | head -n1)"
-  die "$service: port 127.0.0.1:$port is already in use${holder:+ by $holder}, not by a service this script started; stop it or choose another port (see scripts/env.sh)"
-}
-
-# Status code of an HTTP request to 127.0.0.1:PORT, or 000 when nothing answers. Plain bash
-# so a fresh machine needs no curl.
-http_code() {
-  local method="$1" port="$2" path="$3"
-  timeout 5 bash -c '
-    exec 3<>"/dev/tcp/127.0.0.1/$2" || exit 1
-    printf "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n" "$1" "$3" >&3
-    read -r _ code _ <&3 && printf "%s" "$code"' _ "$method" "$port" "$path" 2>/dev/null || printf 000
-}
-
-# Pid from $run/NAME.pid if that process is alive and is still NAME (pids get reused).
-live_pid() {
-  local name="$1" pid argv0
-  pid="$(cat "$run/$name.pid" 2>/dev/null)" || return 0
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  argv0="$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | head -n1)" || return 0
-  if [[ "${argv0##*/}" == "$name" ]]; then echo "$pid"; fi
-}
-
-# Starts BINARY ARGS... detached (own session, so a Ctrl-C in the caller's terminal does not
-# reach it), output to LOG, pid into $run/NAME.pid. Fd 9 (the lock) is not passed on.
-start_detached() {
-  local name="$1" log="$2"; shift 2
-  setsid "$@" </dev/null >>"$log" 2>&1 9>&- &
-  echo $! >"$run/$name.pid"
-}
-
-# Polls CHECK... until it succeeds; fails naming SERVICE and its LOG after the timeout or
-# as soon as PID (when given) has died.
-wait_until_ready() {
-  local service="$1" log="$2" pid="$3"; shift 3
-  local deadline=$((SECONDS + SPARK_SERVICES_TIMEOUT))
-  until "$@"; do
-    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 20 "$log" >&2 || true
-      die "$service exited during start-up; see $log"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$log" >&2 || true
-      die "$service did not answer within ${SPARK_SERVICES_TIMEOUT}s; see $log"
-    fi
-    sleep 0.3
-  done
-}
-
-# SIGTERM, then SIGKILL if PID is still there after GRACE seconds.
-stop_pid() {
-  local pid="$1" service="$2" grace="$3"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  local deadline=$((SECONDS + grace))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      say "$service did not stop within ${grace}s; killing pid $pid"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
-}
+service_tag=services
+source "$SPARK_ROOT/scripts/service-lib.sh"
 
 # ---------------------------------------------------------------- PostgreSQL
 
@@ -250,18 +174,6 @@ prom_ready() { [[ "$(http_code GET "$SPARK_PROM_PORT" /-/ready)" == 200 ]]; }
 
 rules_dir="$SPARK_ROOT/deploy/prometheus/rules"
 
-# Prints TEMPLATE with every ${NAME} replaced by that variable, which must be set (or listed in
-# SPARK_TEMPLATE_EMPTY_OK, which may be empty).
-render_template() {
-  local template="$1" text name
-  text="$(cat "$template")"
-  for name in $(grep -o '\${[A-Z_][A-Z0-9_]*}' "$template" | sort -u | tr -d '${}'); do
-    [[ -n "${!name:-}" || " ${SPARK_TEMPLATE_EMPTY_OK:-} " == *" $name "* ]] || die "$template uses \${$name}, which is not set"
-    text="${text//"\${$name}"/${!name:-}}"
-  done
-  printf '%s\n' "$text"
-}
-
 # Renders deploy/prometheus/prometheus.yml.tmpl into $prom_dir/prometheus.yml.
 # promtool validates it together with the rule files it names.
 render_prometheus_config() {
@@ -323,20 +235,11 @@ prometheus_reset() { rm -rf "$prom_dir"; }
 
 temporal_dir="$run/temporal"
 
-temporal_cli() { "$bin/temporal" --address "$TEMPORAL_ADDRESS" --command-timeout 5s "$@"; }
+temporal_cli() { temporal_cli_at "$TEMPORAL_ADDRESS" "$@"; }
 
 temporal_ready() {
   temporal_cli operator cluster health 2>/dev/null | grep -q SERVING \
     && [[ "$(http_code GET "$TEMPORAL_UI_PORT" /)" == 200 ]]
-}
-
-# Search attributes missing from the namespace (one a line); empty when all are registered.
-missing_search_attributes() {
-  local listed sa
-  listed="$(temporal_cli operator search-attribute list --namespace default 2>/dev/null)" || return 1
-  for sa in "${SEARCH_ATTRIBUTES[@]}"; do
-    grep -qE "^ *${sa%%=*} +${sa#*=} *$" <<<"$listed" || echo "$sa"
-  done
 }
 
 temporal_up() {
@@ -359,17 +262,7 @@ temporal_up() {
   fi
   wait_until_ready temporal "$log" "$pid" temporal_ready
   # A database made before an attribute was added keeps its old set: add what is missing.
-  local missing
-  missing="$(missing_search_attributes)" || die "temporal: cannot list search attributes; see $log"
-  if [[ -n "$missing" ]]; then
-    local sa
-    for sa in $missing; do
-      say "temporal: registering search attribute $sa"
-      temporal_cli operator search-attribute create --namespace default \
-        --name "${sa%%=*}" --type "${sa#*=}" >>"$log" 2>&1 \
-        || die "temporal: could not register search attribute $sa; see $log"
-    done
-  fi
+  register_search_attributes "$TEMPORAL_ADDRESS" temporal "$log"
 }
 
 temporal_down() {
@@ -390,9 +283,16 @@ temporal_status() {
 
 temporal_reset() { rm -rf "$temporal_dir"; }
 
+# ---------------------------------------------------------------- Temporal on PostgreSQL
+
+temporal-pg_up() { bash "$SPARK_ROOT/scripts/temporal-pg.sh" up; }
+temporal-pg_down() { bash "$SPARK_ROOT/scripts/temporal-pg.sh" down; }
+temporal-pg_status() { bash "$SPARK_ROOT/scripts/temporal-pg.sh" status; }
+temporal-pg_reset() { bash "$SPARK_ROOT/scripts/temporal-pg.sh" reset; }
+
 # ---------------------------------------------------------------- commands
 
-usage() { local IFS='|'; die "usage: $0 up|down|status|reset [${ALL_SERVICES[*]} ...]"; }
+usage() { local IFS='|'; die "usage: $0 up|down|status|reset [${ALL_SERVICES[*]}|${OPTIONAL_SERVICES[*]} ...]"; }
 
 command="${1:-}"
 [[ "$command" =~ ^(up|down|status|reset)$ ]] || usage
@@ -400,7 +300,7 @@ shift
 services=("$@")
 ((${#services[@]})) || services=("${ALL_SERVICES[@]}")
 for s in "${services[@]}"; do
-  [[ " ${ALL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s'; known: ${ALL_SERVICES[*]}"
+  [[ " ${ALL_SERVICES[*]} ${OPTIONAL_SERVICES[*]} " == *" $s "* ]] || die "unknown service '$s'; known: ${ALL_SERVICES[*]} ${OPTIONAL_SERVICES[*]}"
 done
 mkdir -p "$logs"
 if [[ "$command" != status ]]; then

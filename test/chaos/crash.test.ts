@@ -1,9 +1,10 @@
 // The always-on part of the crash test (the 50-kill run is bench/crash.ts): a
 // release whose worker is SIGKILLed at three points; two workers on one task
-// queue with one killed mid-canary; the Temporal server (SQLite file) restarted
+// queue with one killed mid-canary; the Temporal server (its data kept) restarted
 // mid-canary. Each release must keep every invariant of support/invariants.ts.
-// Everything runs on its own ports (own Temporal dev server, demo target,
-// Prometheus), so the shared services of scripts/services.sh are never touched.
+// Everything runs on its own ports (own Temporal server, the dev server or with
+// SPARK_CHAOS_TEMPORAL=postgres the PostgreSQL-backed one; demo target, Prometheus),
+// so the shared services of scripts/services.sh are never touched.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { temporal } from '@temporalio/proto';
 import { seededRandom } from '../../demo/prng';

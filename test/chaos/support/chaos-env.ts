@@ -1,5 +1,5 @@
 // Everything a chaos run needs, of its own and on free loopback ports: a Temporal
-// dev server (SQLite under .run/chaos/<name>), the demo target, a Prometheus that
+// server (support/own-temporal.ts: data under .run/chaos/<name> or its own databases), the demo target, a Prometheus that
 // scrapes it, the router's weight history, a prebuilt workflow bundle, and
 // workers as child processes. Only the evidence PostgreSQL is shared (each
 // release has its own chain); a run may route it through a fault proxy instead.
@@ -82,7 +82,7 @@ export async function startChaosEnv(opts: ChaosEnvOptions): Promise<ChaosEnv> {
     const bundlePath = path.join(dir, 'workflow-bundle.js');
     fs.writeFileSync(bundlePath, (await workflowBundle()).code);
 
-    const temporal = await startOwnTemporal(path.join(dir, 'temporal'));
+    const temporal = await startOwnTemporal(path.join(dir, 'temporal'), opts.name);
     closers.push(() => temporal.stop());
 
     // The release's checks need what a healthy production has, so GO needs no override:
