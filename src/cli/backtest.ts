@@ -37,6 +37,7 @@ function stageLines(plan: ReleasePlan, s: BacktestStage): string[] {
   const rows = [['signal', 'outcome', 'detail'], ...s.last.signals.map((g) => [titles.get(g.id) ?? g.id, g.outcome, g.detail])];
   const loud = s.last.triggers.filter((t) => t.outcome !== 'pass');
   const lines = [head, ...table(rows).map((l) => `  ${l}`)];
+  for (const c of s.last.comparisons) lines.push(`  ${c.id} versus stable: ${c.outcome}: ${c.detail}`);
   if (s.last.trafficShare) lines.push(`  traffic share: ${s.last.trafficShare.outcome}: ${s.last.trafficShare.detail}`);
   lines.push(`  triggers: ${s.last.triggers.length - loud.length} of ${s.last.triggers.length} quiet${loud.length ? `; ${loud.map((t) => `${t.id} ${t.outcome}: ${t.detail}`).join('; ')}` : ''}`);
   if (s.last.unmeasured.length) lines.push(`  promoted unmeasured (the plan says proceed): ${s.last.unmeasured.join(', ')}`);
@@ -46,7 +47,6 @@ function stageLines(plan: ReleasePlan, s: BacktestStage): string[] {
 export function formatBacktest(plan: ReleasePlan, r: BacktestResult, source: { planFile: string; prometheus: string }): string {
   const shorts = new Map(plan.signals.map((s) => [s.id, s.short]));
   const baseline = r.baseline.values.map((b) => `${shorts.get(b.id) ?? b.id}=${b.value === null ? `none (${b.detail})` : formatValue(b.value, b.unit)}`).join(' ');
-  const compared = plan.canary.versusStable ? plan.signals.filter((s) => s.versusStable).map((s) => s.id) : [];
   const firstStage = r.stages[0]?.stage ?? 1;
   const lines = [
     `backtest of ${r.service} ${r.version} (plan ${source.planFile}) on ${source.prometheus}`,
@@ -54,7 +54,6 @@ export function formatBacktest(plan: ReleasePlan, r: BacktestResult, source: { p
     `baseline (for relative thresholds): the stable track at ${r.baseline.at}: ${baseline}`,
   ];
   if (r.baseline.values.every((b) => b.value === null)) lines.push(`warning: stable has no value for any signal at --from: is ${r.service} recorded in this window?`);
-  if (compared.length) lines.push(`not replayed: canary versus stable over range queries (${compared.join(', ')})`);
   lines.push('', 'timeline:');
   let stage = 0;
   for (const e of r.evaluations) {

@@ -1,13 +1,13 @@
 // Backtesting: the plan's canary judgment replayed over a past window of a real Prometheus.
-// The same queries (renderCanaryQueries) and the same judgment (judgeCanary) as the live canary,
+// The same queries (stageQueries) and the same judgment (judgeCanary) as the live canary,
 // evaluated at past times, with the stage loop's decisions (stage-step.ts). Pure but for the
 // metrics provider it is given. docs/judgment.md ("Backtest") says what it can and cannot tell.
 import type { InstantResult, MetricsProvider } from '../adapters/metrics/provider';
 import type { ReleasePlan } from '../plan/schema';
-import { judgeCanary, renderCanaryQueries } from '../workflows/canary-judgment';
+import { judgeCanary, renderCanaryQueries, stageQueries } from '../workflows/canary-judgment';
 import { emptyMemory, scaled, type Judgment } from '../workflows/decide';
 import { warRoomLine, type WarRoomAction } from '../workflows/warroom';
-import { startStage, stageStep } from './stage-step';
+import { startStage, stageStep } from '../workflows/stage-step';
 
 export interface BacktestInput {
   plan: ReleasePlan;
@@ -51,7 +51,7 @@ export interface BacktestStage {
   evaluations: number;
   outcome: 'passed' | 'rolled-back' | 'incomplete';
   /** The last evaluation's signals, triggers and traffic share. */
-  last?: Pick<Judgment, 'signals' | 'triggers' | 'trafficShare' | 'unmeasured'>;
+  last?: Pick<Judgment, 'signals' | 'triggers' | 'comparisons' | 'trafficShare' | 'unmeasured'>;
 }
 
 export type BacktestVerdict =
@@ -115,7 +115,7 @@ export async function backtest(input: BacktestInput): Promise<BacktestResult> {
     for (;;) {
       const now = clock.previousEvaluation + interval;
       if (now > to) return result({ kind: 'incomplete', stage: index + 1, traffic, at: iso(clock.previousEvaluation) });
-      const queries = renderCanaryQueries(plan, 'canary', now - clock.stageStart);
+      const queries = stageQueries(plan, index, now - clock.stageStart);
       const results = await evaluateAt(metrics, queries.unique, now, plan.metrics.queryTimeout);
       const judgment = judgeCanary({ plan, stageIndex: index, stageStart: clock.stageStart, stageEnd: clock.stageEnd, now, baseline, memory }, results, queries.byId);
       memory = judgment.memory;
@@ -124,7 +124,7 @@ export async function backtest(input: BacktestInput): Promise<BacktestResult> {
       stage.evaluations += 1;
       stage.end = iso(now);
       const { memory: _carried, ...judged } = judgment;
-      stage.last = { signals: judgment.signals, triggers: judgment.triggers, unmeasured: judgment.unmeasured, ...(judgment.trafficShare ? { trafficShare: judgment.trafficShare } : {}) };
+      stage.last = { signals: judgment.signals, triggers: judgment.triggers, comparisons: judgment.comparisons, unmeasured: judgment.unmeasured, ...(judgment.trafficShare ? { trafficShare: judgment.trafficShare } : {}) };
       evaluations.push({
         at: iso(now), stage: index + 1, traffic, evaluation: stage.evaluations, decision: step.decision, judgment: judged,
         line: warRoomLine({

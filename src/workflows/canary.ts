@@ -10,6 +10,8 @@ import { manualRollback, takePromotion } from './human-control';
 import { timerSummary } from './visibility';
 import { compareWithStable } from './versus-stable';
 import { warRoomLine } from './warroom';
+import { startStage, stageStep } from './stage-step';
+import { formatDuration } from '../plan/duration';
 
 export type CanaryOutcome =
   | { kind: 'promoted' }
@@ -56,15 +58,10 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
       return { kind: 'rollback', reason, cause: 'router' };
     }
 
-    const stageStart = Date.now();
-    let stageEnd = stageStart + spec.duration;
-    let previousEvaluation = stageStart;
+    let clock = startStage(plan, index, Date.now());
+    const { stageStart } = clock;
     /** The evaluation's place on the stage's clock: every interval from the stage's start. */
     let scheduledAt = stageStart;
-    let holdDeadline: number | null = null;
-    let pagedSince: number | null = null;
-    /** When a stage past its hold was paged for data it cannot judge: one page, then the human wait limit. */
-    let unjudgedPagedAt: number | null = null;
     let last: Judgment | null = null;
     const stageKey = `stage/${index + 1}`;
 
@@ -87,84 +84,51 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
         const resumed = await condition(() => !run.holdRequested || run.abortRequested !== null || run.rollbackRequested !== null, plan.canary.humanWaitLimit);
         const abortedWhileHeld = abortOutcome(run);
         if (abortedWhileHeld) return abortedWhileHeld;
-        if (!resumed) return { kind: 'rollback', reason: `held for longer than ${plan.canary.humanWaitLimit / 1000}s without a resume`, cause: 'hold-timeout' };
-        stageEnd += Date.now() - pausedAt;
+        if (!resumed) return { kind: 'rollback', reason: `held for longer than ${formatDuration(plan.canary.humanWaitLimit)} without a resume`, cause: 'hold-timeout' };
+        clock = { ...clock, stageEnd: clock.stageEnd + Date.now() - pausedAt };
         stage.state = 'running';
       }
 
       stage.evaluations += 1;
       const lateMs = Math.max(0, Date.now() - scheduledAt);
+      const context = () => ({ plan, stageIndex: index, stageStart, stageEnd: clock.stageEnd, now: Date.now(), baseline: run.baseline, memory });
       let results: Record<string, InstantResult>;
       let judgment: Judgment;
       if (sequential) {
         const queries = stageQueries(plan, index, Date.now() - stageStart);
         results = await run.evaluate(queries.unique);
-        judgment = judgeCanary({ plan, stageIndex: index, stageStart, stageEnd, now: Date.now(), baseline: run.baseline, memory }, results, queries.byId);
+        judgment = judgeCanary(context(), results, queries.byId);
       } else {
         const queries = renderCanaryQueries(plan, 'canary', Date.now() - stageStart);
         // Instant and range queries in parallel: one activity round trip per evaluation.
         const [answers, ranges] = await Promise.all([run.evaluate(queries.unique), compareWithStable(run, stageStart)]);
         results = answers;
-        judgment = judgeCanary({ plan, stageIndex: index, stageStart, stageEnd, now: Date.now(), baseline: run.baseline, memory }, results, queries.byId, ranges ? { ranges } : {});
+        judgment = judgeCanary(context(), results, queries.byId, ranges ? { ranges } : {});
       }
       memory = judgment.memory;
       last = judgment;
       recordEvaluation(run, stage, judgment, results, sequential ? lateMs : undefined);
 
       const now = Date.now();
-      // Time in which the stage could not be judged does not count toward its dwell: it soaks again.
-      if (judgment.missingData) stageEnd += now - previousEvaluation;
-      previousEvaluation = now;
-      const stageOver = now >= stageEnd;
-      // At low traffic the stage outlasts its duration (bounded by maxDwellExtension) until stable can be compared.
-      // No promotion while the ledger has not taken the stage's evidence (it waits, as for samples); a rollback acts at once.
-      const decision: 'continue' | 'proceed' | 'extend' | Judgment['action'] =
-        judgment.action !== 'continue' ? judgment.action : !stageOver ? 'continue'
-          : judgment.clean ? (run.evidenceBehind ? 'extend' : 'proceed') : judgment.waitingForSamples ? 'extend' : 'continue';
+      // No promotion while the ledger has not taken the stage's evidence (it waits, as for samples).
+      const step = stageStep(plan, index, clock, judgment, now, { evidenceBehind: run.evidenceBehind });
+      clock = step.clock;
       const line = warRoomLine({
-        elapsedMs: now - canaryStart, stageIndex: index, traffic: spec.traffic, specs: plan.signals, evaluations: judgment.signals, action: decision,
-        unmeasured: decision === 'proceed' ? judgment.unmeasured : [],
+        elapsedMs: now - canaryStart, stageIndex: index, traffic: spec.traffic, specs: plan.signals, evaluations: judgment.signals, action: step.decision,
+        unmeasured: step.decision === 'proceed' ? judgment.unmeasured : [],
       });
       run.warRoom(line, `${stageKey}/eval/${stage.evaluations}`);
 
-      if (judgment.action === 'rollback') {
+      // A rollback acts at once; otherwise the commander's promotion wins over what the stage would do.
+      if (judgment.action !== 'rollback' && takePromotion(run)) break;
+      if (judgment.action !== 'page-human') run.status.paged = false;
+      if (step.page) await run.page(step.page, `${stageKey}/page/${stage.evaluations}`);
+      if (step.end?.kind === 'rollback') {
         stage.state = 'rolled-back';
-        return { kind: 'rollback', reason: judgment.causes.join('; '), cause: judgment.cause ?? 'decision' };
+        return step.end;
       }
-      if (takePromotion(run)) break;
-      if (judgment.action === 'page-human') {
-        stage.state = 'holding';
-        if (pagedSince === null) {
-          pagedSince = now;
-          await run.page(`Stage ${index + 1} (${spec.traffic}%) held: ${judgment.causes.join('; ')}`, `${stageKey}/page/${stage.evaluations}`);
-        } else if (now - pagedSince >= plan.canary.humanWaitLimit) {
-          stage.state = 'rolled-back';
-          return { kind: 'rollback', reason: `no human answered within ${plan.canary.humanWaitLimit / 1000}s while held: ${judgment.causes.join('; ')}`, cause: judgment.cause ?? 'missing-data' };
-        }
-        continue;
-      }
-      pagedSince = null;
-      run.status.paged = false;
-      if (decision === 'proceed') break;
-      if (stageOver && decision !== 'extend') {
-        // The stage ran its time without a clean evaluation: hold and re-evaluate (spec: bad trend).
-        stage.state = 'holding';
-        holdDeadline ??= now + plan.canary.badTrendHold;
-        if (now >= holdDeadline) {
-          if (judgment.missingData) {
-            if (unjudgedPagedAt === null) {
-              unjudgedPagedAt = now;
-              await run.page(`Stage ${index + 1} (${spec.traffic}%) cannot be judged: ${judgment.reasons.join('; ')}`, `${stageKey}/page/${stage.evaluations}`);
-            } else if (now - unjudgedPagedAt >= plan.canary.humanWaitLimit) {
-              stage.state = 'rolled-back';
-              return { kind: 'rollback', reason: `stage ${index + 1} could not be judged and no human answered within ${plan.canary.humanWaitLimit / 1000}s: ${judgment.reasons.join('; ')}`, cause: judgment.cause ?? 'missing-data' };
-            }
-            continue;
-          }
-          stage.state = 'rolled-back';
-          return { kind: 'rollback', reason: `stage ${index + 1} not clean after a ${plan.canary.badTrendHold / 1000}s hold: ${judgment.reasons.join('; ') || 'signals not passing'}`, cause: judgment.cause ?? 'bad-trend' };
-        }
-      }
+      if (step.end?.kind === 'proceed') break;
+      if (judgment.action === 'page-human' || step.clock.holdDeadline !== null) stage.state = 'holding';
     }
 
     stage.state = 'passed';

@@ -1,7 +1,7 @@
-// The stage loop's decisions after one evaluation (src/judge/stage-step.ts, as canary.ts takes
+// The stage loop's decisions after one evaluation (src/workflows/stage-step.ts, as canary.ts takes
 // them), on the backtest plan: 15 s stages, one evaluation a second, 15 s bad-trend hold, 30 s human wait.
 import path from 'node:path';
-import { startStage, stageStep, type StageClock, type StageStep } from '../../src/judge/stage-step';
+import { startStage, stageStep, type StageClock, type StageStep } from '../../src/workflows/stage-step';
 import { loadPlanFile } from '../../src/plan/loader';
 import { emptyMemory, type Judgment } from '../../src/workflows/decide';
 

@@ -38,8 +38,8 @@ const inCanary = () => {
 
 const valueOf = (s: ReleaseStatus, name: string) => searchAttributeValues(s).find((p) => p.key.name === name)?.value;
 
-test('the attribute names are the ones scripts/services.sh registers, with the same types', () => {
-  const script = fs.readFileSync(path.join(projectRoot, 'scripts', 'services.sh'), 'utf8');
+test('the attribute names are the ones scripts/service-lib.sh lists (services.sh and temporal-pg.sh register them), with the same types', () => {
+  const script = fs.readFileSync(path.join(projectRoot, 'scripts', 'service-lib.sh'), 'utf8');
   const registered = /SEARCH_ATTRIBUTES=\(([^)]*)\)/.exec(script)![1]!.trim().split(/\s+/).sort();
   const ours = Object.values(SEARCH_ATTRIBUTES).map((k) => `${k.name}=${k.type === 'INT' ? 'Int' : 'Keyword'}`).sort();
   expect(ours).toEqual(registered);

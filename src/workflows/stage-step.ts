@@ -1,9 +1,7 @@
-// What a canary stage does after one evaluation, as the live stage loop (src/workflows/canary.ts)
-// decides it: proceed, extend the dwell, hold for a bad trend, page, roll back. Pure, for replays
-// that have no human and no router; it mirrors canary.ts decision by decision, so a change there
-// is a change here (until canary.ts runs on this step itself).
-import type { Judgment } from '../workflows/decide';
-import type { WarRoomAction } from '../workflows/warroom';
+// What a canary stage does after one evaluation: proceed, extend the dwell, hold for a bad trend,
+// page, roll back. Pure: the live stage loop (canary.ts) and the backtest take the same step.
+import type { Judgment } from './decide';
+import type { WarRoomAction } from './warroom';
 import { formatDuration } from '../plan/duration';
 import type { ReleasePlan } from '../plan/schema';
 
@@ -38,8 +36,9 @@ export function startStage(plan: ReleasePlan, index: number, at: number): StageC
   return { stageStart: at, stageEnd: at + stage.duration, previousEvaluation: at, holdDeadline: null, pagedSince: null, unjudgedPagedAt: null };
 }
 
-/** The stage's next step after `judgment`, taken at `now`. */
-export function stageStep(plan: ReleasePlan, index: number, clock: StageClock, judgment: Judgment, now: number): StageStep {
+/** The stage's next step after `judgment`, taken at `now`. `evidenceBehind`: the ledger has not taken the
+ * stage's evidence yet, so a clean stage waits (as for samples) instead of proceeding. */
+export function stageStep(plan: ReleasePlan, index: number, clock: StageClock, judgment: Judgment, now: number, opts: { evidenceBehind?: boolean } = {}): StageStep {
   const { badTrendHold, humanWaitLimit } = plan.canary;
   const label = `Stage ${index + 1} (${plan.canary.stages[index]!.traffic}%)`;
   const next: StageClock = { ...clock, previousEvaluation: now };
@@ -47,7 +46,7 @@ export function stageStep(plan: ReleasePlan, index: number, clock: StageClock, j
   if (judgment.missingData) next.stageEnd += now - clock.previousEvaluation;
   const stageOver = now >= next.stageEnd;
   const decision: WarRoomAction = judgment.action !== 'continue' ? judgment.action : !stageOver ? 'continue'
-    : judgment.clean ? 'proceed' : judgment.waitingForSamples ? 'extend' : 'continue';
+    : judgment.clean ? (opts.evidenceBehind ? 'extend' : 'proceed') : judgment.waitingForSamples ? 'extend' : 'continue';
   const rollback = (reason: string, cause: string): StageStep => ({ decision, clock: next, end: { kind: 'rollback', reason, cause } });
 
   if (judgment.action === 'rollback') return rollback(judgment.causes.join('; '), judgment.cause ?? 'decision');
