@@ -353,9 +353,11 @@ export interface VersusStableInput {
   alpha: number;
 }
 
-/** An e-value from its log, for people: three significant digits, a power of ten from a million (the log stays in the record). */
+/** An e-value from its log, for people: three significant digits, a power of ten from a million, <0.01 below (the log stays in the record). */
 export function readableEvidence(logE: number): string {
   if (logE >= Math.log(1e6)) return `10^${Math.floor(logE / Math.LN10)}`;
+  // Below 0.01 the counts speak against a regression; more digits say nothing more.
+  if (logE < Math.log(0.01)) return '<0.01';
   return readable(new Decimal(logE).exp());
 }
 

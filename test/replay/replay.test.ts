@@ -18,10 +18,15 @@ const RECORDED = ['aborted.json', 'no-go.json', 'released-with-kill.json', 'roll
 const eventsOf = (file: string) => (JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { events: Record<string, unknown>[] }).events;
 const activityTypes = (file: string) => new Set(eventsOf(file).map((e) => (e.activityTaskScheduledEventAttributes as { activityType?: { name: string } } | undefined)?.activityType?.name).filter(Boolean));
 
-test('the committed histories cover every path: released (worker killed), rolled back, aborted, NO-GO, first night continued as new, and the shape before anchors', () => {
-  expect(files).toEqual(expect.arrayContaining([...RECORDED, ...RECORDED.slice(0, 4).map((f) => `before-anchors-${f}`)]));
-  // The healthy run compared the canary with stable; the rollback ran the traffic-first rollback.
-  expect(activityTypes('released-with-kill.json').has('queryRanges')).toBe(true);
+test('the committed histories cover every path: released (worker killed), rolled back, aborted, NO-GO, first night continued as new, and the shapes before sequential tests and before anchors', () => {
+  expect(files).toEqual(expect.arrayContaining([
+    ...RECORDED, ...RECORDED.map((f) => `before-sequential-${f}`), ...RECORDED.slice(0, 4).map((f) => `before-anchors-${f}`),
+  ]));
+  // Before the sequential tests a release compared the canary with stable on range queries; now on the counts.
+  expect(activityTypes('before-sequential-released-with-kill.json').has('queryRanges')).toBe(true);
+  expect(activityTypes('released-with-kill.json').has('queryRanges')).toBe(false);
+  expect(activityTypes('released-with-kill.json').has('evaluate')).toBe(true);
+  // The rollback ran the traffic-first rollback.
   expect(activityTypes('rolled-back.json').has('rollbackTraffic')).toBe(true);
   expect(activityTypes('released-with-kill.json').has('anchorLedger')).toBe(true);
   // The first night's child ran more than once: its first run ended in continue-as-new.
