@@ -31,6 +31,10 @@ export function renderCanaryQueries(plan: ReleasePlan, track: string, stageAgeMs
   return { byId, unique: [...new Set(Object.values(byId))] };
 }
 
+/** patched() id of the judgment's second version: sequential canary-versus-stable tests on counts, trigger budgets
+ * and gap restarts, independent breach windows, a fixed evaluation clock. Histories from before replay the first. */
+export const SEQUENTIAL_RULES = 'sequential-versus-stable';
+
 /** Does the stage compare the canary with stable? Not at 100%: stable serves nothing there. */
 function compares(plan: ReleasePlan, stageIndex: number): boolean {
   const stage = plan.canary.stages[stageIndex];

@@ -3,7 +3,7 @@
 import { ActivityFailure, condition, patched } from '@temporalio/workflow';
 import type { InstantResult } from '../adapters/metrics/provider';
 import { emptyMemory, type JudgeMemory, type Judgment } from './decide';
-import { judgeCanary, renderCanaryQueries, stageQueries } from './canary-judgment';
+import { judgeCanary, renderCanaryQueries, SEQUENTIAL_RULES, stageQueries } from './canary-judgment';
 import type { StageRecord } from './messages';
 import type { ReleaseRun } from './run';
 import { manualRollback, takePromotion } from './human-control';
@@ -35,7 +35,7 @@ export async function runCanary(run: ReleaseRun): Promise<CanaryOutcome> {
   const canaryStart = Date.now();
   // Sequential canary-versus-stable tests on counts, trigger gaps and budgets, independent breach windows,
   // evaluations on a fixed clock. Releases started before replay their range comparison (versus-stable.ts).
-  const sequential = patched('sequential-versus-stable');
+  const sequential = patched(SEQUENTIAL_RULES);
 
   for (const [index, spec] of plan.canary.stages.entries()) {
     const abortedBefore = abortOutcome(run);

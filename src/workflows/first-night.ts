@@ -12,7 +12,7 @@ import type { EvidenceInput } from '../adapters/ledger/ledger';
 import type { ReleaseActivities, ReleaseRef } from '../activities/types';
 import type { ReleasePlan } from '../plan/schema';
 import { describeBurn, judgeBurnRate, renderBurnQueries } from './burn-rate';
-import { renderCanaryQueries } from './canary-judgment';
+import { renderCanaryQueries, SEQUENTIAL_RULES } from './canary-judgment';
 import { emptyMemory, judge, type JudgeMemory } from './decide';
 import { firstNightSchedule, planHour } from './rhythm';
 import { answeredDespiteLedger, HEARTBEAT_TIMEOUT_MS, type ReleaseRun } from './run';
@@ -143,6 +143,8 @@ export async function firstNightWorkflow(input: FirstNightInput): Promise<FirstN
     const judgment = judge({
       signals: plan.signals, triggers: plan.triggers, results, queries: signals.byId, baseline: input.baseline, memory, now: Date.now(),
       stageOver: true, dwellExtensionOver: true, extensionSpent: true, onInsufficientSamples: plan.canary.onInsufficientSamples,
+      // Trigger budgets and gap restarts came with the sequential tests: watches started before keep the old rules.
+      ...(patched(SEQUENTIAL_RULES) ? {} : { legacy: {} }),
     });
     memory = judgment.memory;
     const burn = judgeBurnRate(plan.firstNight.burnRate, burnQueries, results);
