@@ -9,7 +9,8 @@ import type { SignalSpec } from '../src/plan/schema';
 import type { InstantResult } from '../src/adapters/metrics/provider';
 import { judgeVersusStable, ratioExcessPValue, versusKey } from '../src/workflows/decide';
 import { binomialUpperTail, mannWhitneyU, normalUpperTail } from '../src/workflows/stats';
-import { counterIncrease, perTestAlpha } from '../src/workflows/sequential';
+import { counterIncrease } from '../src/workflows/sequential';
+import { comparisonAlpha } from '../src/workflows/canary-judgment';
 import { poisson, rng } from './random';
 
 const args = process.argv.slice(2);
@@ -49,8 +50,7 @@ if (plan.canary.evaluationInterval % 5000 !== 0 || plan.metrics.rateWindow % 500
   throw new Error(`canary.evaluationInterval and metrics.rateWindow must be whole multiples of the simulator's 5 s tick (a compressed demo plan is not simulated)`);
 }
 // The canary's alpha is shared by every comparison in every stage below 100%.
-const compared = plan.signals.filter((s) => s.versusStable).length;
-const testAlpha = perTestAlpha(alpha, compared * stages.length);
+const testAlpha = comparisonAlpha(plan);
 
 // Synthetic service: 0.2% background 5xx (the spec's healthy figure), log-normal latency
 // (median 60 ms, sigma 0.6), the plan's buckets.

@@ -55,6 +55,14 @@ export function stageQueries(plan: ReleasePlan, stageIndex: number, stageAgeMs: 
   return { byId, unique: [...new Set(Object.values(byId))] };
 }
 
+/** Each comparison's level: one alpha for the whole canary, an equal part for every compared signal in every stage below 100%. */
+export function comparisonAlpha(plan: ReleasePlan): number {
+  const settings = plan.canary.versusStable;
+  if (!settings) throw new Error('the plan has no canary.versusStable settings');
+  const tests = plan.signals.filter((s) => s.versusStable).length * plan.canary.stages.filter((s) => s.traffic < 100).length;
+  return perTestAlpha(Number(settings.alpha), tests);
+}
+
 /** Where one evaluation stands: the stage it judges, its clocks (ms), the baseline and what earlier evaluations left. */
 export interface CanaryEvaluationContext {
   plan: ReleasePlan;
@@ -89,13 +97,11 @@ export function judgeCanary(
   }
   const stageOver = now >= stageEnd;
   const extensionSpent = now >= stageEnd + plan.canary.maxDwellExtension;
-  // One alpha for the whole canary: every compared signal in every stage below 100% takes an equal part.
-  const tests = plan.signals.filter((s) => s.versusStable).length * plan.canary.stages.filter((s) => s.traffic < 100).length;
   return judge({
     ...common, stageOver, extensionSpent, dwellExtensionOver: extensionSpent,
     independentWindowMs: plan.metrics.rateWindow,
     ...(settings && compares(plan, stageIndex)
-      ? { versusStable: { settings, plannedShare: stage.traffic / 100, alpha: perTestAlpha(Number(settings.alpha), tests) } }
+      ? { versusStable: { settings, plannedShare: stage.traffic / 100, alpha: comparisonAlpha(plan) } }
       : {}),
   });
 }
